@@ -1,0 +1,1 @@
+"""Networks, STFT, query encoders and checkpoint loading."""

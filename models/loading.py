@@ -1,0 +1,99 @@
+"""Building the networks from checkpoint files: official AudioSep/laion-clap files or our bundles.
+
+An official AudioSep Lightning checkpoint holds both networks (``ss_model.*`` and
+``query_encoder.model.*``); a laion-clap ``.pt`` holds only the query encoder. Our ``.safetensors``
+bundles hold ``ss_model.*`` and ``query_encoder.*`` with the model's shape in the file's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from models.checkpoint import (
+    QUERY_ENCODER_PREFIX,
+    SEPARATION_PREFIX,
+    StateDict,
+    clap_state_from_official,
+    load_into,
+    read_state_dict,
+    separation_state_from_official,
+    strip_prefix,
+)
+from models.clap import ClapQueryNet, load_clap_encoder, load_roberta_tokenizer
+from models.config import SeparationConfig
+from models.errors import ModelLoadingError
+from models.resunet import ResUNet30
+
+BUNDLE_FORMAT = "lass-bundle-1"
+BUNDLE_QUERY_PREFIX = "query_encoder."
+
+
+def bundle_metadata(path: Path) -> dict[str, str] | None:
+    """The metadata of one of our bundles, or None for any other file."""
+    if Path(path).suffix != ".safetensors":
+        return None
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    return metadata if metadata.get("format") == BUNDLE_FORMAT else None
+
+
+def save_bundle(path: Path, net: ResUNet30, query_state: StateDict, query_kind: str, **extra: str) -> None:
+    """Write a separation net and its query net's weights as one safetensors bundle."""
+    tensors = {SEPARATION_PREFIX + k: v.contiguous() for k, v in net.state_dict().items()}
+    tensors |= {BUNDLE_QUERY_PREFIX + k: v.contiguous() for k, v in query_state.items()}
+    metadata = {"format": BUNDLE_FORMAT, "separation": json.dumps({"width": net.config.width}), "query_net": query_kind}
+    tmp = Path(path).with_suffix(".part")
+    save_file(tensors, str(tmp), metadata=metadata | extra)
+    tmp.replace(path)
+
+
+def load_separation_net(checkpoint: Path, state: StateDict | None = None) -> ResUNet30:
+    """SeparationNet from an official checkpoint, a plain state dict, or a bundle; eval mode."""
+    state = read_state_dict(checkpoint) if state is None else state
+    metadata = bundle_metadata(checkpoint)
+    config = SeparationConfig(**json.loads(metadata["separation"])) if metadata else SeparationConfig()
+    net = ResUNet30(config)
+    separation = separation_state_from_official(state)
+    if not separation:
+        raise ModelLoadingError(f"{checkpoint} holds no separation weights (no '{SEPARATION_PREFIX}' keys)")
+    load_into(net, separation, checkpoint)
+    return net.eval()
+
+
+def load_clap_query_net(
+    checkpoint: Path, tokenizer_dir: Path | None = None, state: StateDict | None = None
+) -> ClapQueryNet:
+    """The CLAP QueryNet from an AudioSep checkpoint, a laion-clap checkpoint, or a bundle."""
+    state = read_state_dict(checkpoint) if state is None else state
+    if bundle_metadata(checkpoint):
+        clap_state = strip_prefix(state, BUNDLE_QUERY_PREFIX)
+    elif any(k.startswith(QUERY_ENCODER_PREFIX) or k.startswith(("module.text_branch", "text_branch")) for k in state):
+        clap_state = clap_state_from_official(state)
+    else:
+        raise ModelLoadingError(
+            f"{checkpoint} holds no CLAP query-encoder weights; pass the laion-clap checkpoint "
+            "(music_speech_audioset_epoch_15_esc_89.98.pt) with --clap-checkpoint"
+        )
+    return ClapQueryNet(load_clap_encoder(clap_state, checkpoint), load_roberta_tokenizer(tokenizer_dir))
+
+
+def has_query_weights(state: StateDict) -> bool:
+    return any(k.startswith((QUERY_ENCODER_PREFIX, BUNDLE_QUERY_PREFIX)) for k in state)
+
+
+def condition_from_file(path: Path) -> torch.Tensor:
+    """A saved condition (``.npy`` of shape (512,) or (1, 512)) as ``(1, 512)``."""
+    import numpy as np
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ModelLoadingError(f"cannot read the embedding {path}: {error}") from error
+    if array.shape not in ((512,), (1, 512)) or not np.isfinite(array).all():
+        raise ModelLoadingError(f"{path} must hold one finite 512-d condition, shape (512,) or (1, 512); got {array.shape}")
+    return torch.from_numpy(array.astype(np.float32).reshape(1, 512))

@@ -1,0 +1,152 @@
+"""``Separator``: the Python API for offline separation of a described sound out of audio.
+
+    sep = Separator.from_checkpoint(Path("audiosep_base_4M_steps.ckpt"))
+    conditions = sep.embed_texts(["dog barking", "traffic noise"])     # (2, 512)
+    out = sep.separate(samples, 44_100, conditions)                   # (2, channels, frames)
+
+Any sample rate (resampled to 32 kHz for the model and back), any number of channels (each separated),
+any length (overlapping 10 s segments beyond 10 s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from audio.files import resample
+from models.checkpoint import read_state_dict
+from models.clap import ClapQueryNet, check_texts
+from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
+from models.errors import ModelLoadingError
+from models.hub import AUDIOSEP_CHECKPOINT, fetch
+from models.loading import has_query_weights, load_clap_query_net, load_separation_net
+from models.resunet import ResUNet30
+from models.windowing import DEFAULT_OVERLAP_SAMPLES, separate_long
+
+Mode = Literal["isolate", "remove"]
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """Segmenting of long inputs, in samples at 32 kHz."""
+
+    segment_samples: int = MAX_SEGMENT_SAMPLES
+    overlap_samples: int = DEFAULT_OVERLAP_SAMPLES
+
+
+class Separator:
+    """A separation network plus a lazily loaded query network."""
+
+    def __init__(
+        self,
+        separation_net: ResUNet30,
+        query_net_factory: Callable[[], ClapQueryNet] | None = None,
+        windows: WindowSettings = WindowSettings(),
+    ) -> None:
+        self.separation_net = separation_net.eval()
+        self._query_net_factory = query_net_factory
+        self._query_net: ClapQueryNet | None = None
+        self.windows = windows
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: Path | None = None,
+        clap_checkpoint: Path | None = None,
+        tokenizer_dir: Path | None = None,
+    ) -> Separator:
+        """Load from a checkpoint file; without one, the official checkpoint from the hub cache."""
+        checkpoint = Path(checkpoint) if checkpoint is not None else fetch(AUDIOSEP_CHECKPOINT)
+        state = read_state_dict(checkpoint)
+        net = load_separation_net(checkpoint, state)
+        if clap_checkpoint is not None:
+            query_source, query_state = Path(clap_checkpoint), None
+        elif has_query_weights(state):
+            query_source, query_state = checkpoint, state
+        else:
+            query_source, query_state = None, None
+
+        def load_query_net() -> ClapQueryNet:
+            if query_source is None:
+                raise ModelLoadingError(
+                    f"{checkpoint} has no query-encoder weights: pass --clap-checkpoint, or a saved --embedding"
+                )
+            return load_clap_query_net(query_source, tokenizer_dir, query_state)
+
+        return cls(net, load_query_net)
+
+    @property
+    def query_net(self) -> ClapQueryNet:
+        if self._query_net is None:
+            if self._query_net_factory is None:
+                raise ModelLoadingError("this separator has no query network: pass conditions directly")
+            self._query_net = self._query_net_factory()
+        return self._query_net
+
+    def embed_texts(self, texts: list[str]) -> torch.Tensor:
+        """Descriptions -> ``(len(texts), 512)`` conditions."""
+        check_texts(texts)
+        return self.query_net.embed_texts(texts)
+
+    def embed_audio(self, samples: np.ndarray, sample_rate_hz: int) -> torch.Tensor:
+        """An example clip ``(channels, frames)`` -> ``(1, 512)`` condition (channels averaged)."""
+        mono = resample(samples.mean(axis=0, keepdims=True), sample_rate_hz, MODEL_SAMPLE_RATE_HZ)
+        return self.query_net.embed_audio(torch.from_numpy(mono))
+
+    @torch.inference_mode()
+    def separate(
+        self,
+        samples: np.ndarray,
+        sample_rate_hz: int,
+        conditions: torch.Tensor,
+        mode: Mode = "isolate",
+        show_progress: bool = False,
+    ) -> np.ndarray:
+        """Separate ``(channels, frames)`` audio once per condition -> ``(queries, channels, frames)``.
+
+        ``isolate`` returns the described sound, ``remove`` the input minus it. Output is at the
+        input's sample rate and length.
+        """
+        if samples.ndim != 2 or samples.shape[1] == 0:
+            raise ValueError(f"expected audio of shape (channels, frames) with frames > 0, got {samples.shape}")
+        if mode not in ("isolate", "remove"):
+            raise ValueError(f"mode must be 'isolate' or 'remove', not {mode!r}")
+        net = self.separation_net
+        film = net.film(conditions.to(torch.float32))
+        queries, frames = conditions.shape[0], samples.shape[1]
+        mixture_32k = torch.from_numpy(resample(samples, sample_rate_hz, MODEL_SAMPLE_RATE_HZ))
+        output = np.empty((queries, samples.shape[0], frames), dtype=np.float32)
+        for channel, mono in enumerate(mixture_32k):
+            batch = mono.expand(queries, 1, -1)
+            bar = _progress_bar(show_progress, f"channel {channel + 1}/{len(mixture_32k)}")
+            target = separate_long(
+                lambda segment: net.separate(segment, film),
+                batch,
+                self.windows.segment_samples,
+                self.windows.overlap_samples,
+                bar,
+            )
+            back = resample(target[:, 0].numpy(), MODEL_SAMPLE_RATE_HZ, sample_rate_hz)
+            output[:, channel] = _fit_length(back, frames)
+        if mode == "remove":
+            output = samples[None] - output
+        return output
+
+
+def _fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
+    """Crop or zero-pad the last axis to ``frames`` (resampling may differ by a sample)."""
+    if samples.shape[-1] >= frames:
+        return samples[..., :frames]
+    return np.pad(samples, [(0, 0)] * (samples.ndim - 1) + [(0, frames - samples.shape[-1])])
+
+
+def _progress_bar(enabled: bool, label: str) -> Callable:
+    if not enabled:
+        return iter
+    return lambda items: tqdm(items, desc=f"separating {label}", unit="segment", leave=False)

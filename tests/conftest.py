@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from models.checkpoint import clap_state_from_official, separation_state_from_official
+from models.clap import load_clap_encoder
+from models.resunet import ResUNet30
+from tests import fixtures
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def official_separation_state():
+    return fixtures.official_separation_state()
+
+
+@pytest.fixture(scope="session")
+def official_clap_state():
+    return fixtures.official_clap_state()
+
+
+@pytest.fixture(scope="session")
+def seeded_separation_net(official_separation_state):
+    net = ResUNet30().eval()
+    net.load_state_dict(separation_state_from_official(official_separation_state))
+    return net
+
+
+@pytest.fixture(scope="session")
+def seeded_clap_encoder(official_clap_state):
+    return load_clap_encoder(clap_state_from_official(official_clap_state), "seeded fixture weights")
+
+
+@pytest.fixture(scope="session")
+def official_checkpoint(tmp_path_factory, official_separation_state, official_clap_state):
+    """An AudioSep Lightning checkpoint in the official layout, with seeded weights."""
+    path = tmp_path_factory.mktemp("official") / "audiosep_base_4M_steps.ckpt"
+    torch.save(fixtures.lightning_checkpoint(official_separation_state | official_clap_state), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory):
+    return fixtures.write_small_roberta_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def small_bundle(tmp_path_factory):
+    """A narrow ResUNet30 (width 0.25) with fixed random weights, as one of our bundles."""
+    from models.config import SeparationConfig
+    from models.loading import save_bundle
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("bundle") / "small.safetensors"
+    save_bundle(path, ResUNet30(SeparationConfig(width=0.25)).eval(), {}, "none")
+    return path
