@@ -70,6 +70,8 @@ class ClapQueryEncoder(nn.Module):
 class ClapQueryNet(nn.Module):
     """The CLAP encoder and its tokenizer: descriptions or clips -> conditions."""
 
+    kind = "clap"
+
     def __init__(self, encoder: ClapQueryEncoder, tokenizer: PreTrainedTokenizerBase) -> None:
         super().__init__()
         self.encoder = encoder
@@ -87,6 +89,17 @@ class ClapQueryNet(nn.Module):
     @torch.inference_mode()
     def embed_audio(self, waveform_32k: torch.Tensor) -> torch.Tensor:
         return self.encoder.embed_audio(waveform_32k)
+
+    def sentence_features(self, texts: list[str]) -> torch.Tensor:
+        """The frozen part of the text path; for CLAP, all of it."""
+        return self.embed_texts(texts)
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The trainable part of the text path; CLAP stays frozen, so none."""
+        return features
+
+    def bundle_state(self) -> dict[str, torch.Tensor]:
+        return self.encoder.state_dict()
 
 
 def check_texts(texts: list[str]) -> None:

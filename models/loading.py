@@ -27,6 +27,8 @@ from models.checkpoint import (
 from models.clap import ClapQueryNet, load_clap_encoder, load_roberta_tokenizer
 from models.config import SeparationConfig
 from models.errors import ModelLoadingError
+from models.minilm import QUERY_KIND as MINILM_KIND
+from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
 
 BUNDLE_FORMAT = "lass-bundle-1"
@@ -80,6 +82,19 @@ def load_clap_query_net(
             "(music_speech_audioset_epoch_15_esc_89.98.pt) with --clap-checkpoint"
         )
     return ClapQueryNet(load_clap_encoder(clap_state, checkpoint), load_roberta_tokenizer(tokenizer_dir))
+
+
+def load_query_net(
+    checkpoint: Path, tokenizer_dir: Path | None = None, state: StateDict | None = None
+) -> ClapQueryNet | MiniLmQueryNet:
+    """The query network a checkpoint was trained with: CLAP for official files, as recorded for bundles."""
+    metadata = bundle_metadata(checkpoint)
+    if metadata and metadata.get("query_net") == MINILM_KIND:
+        state = read_state_dict(checkpoint) if state is None else state
+        query_net = MiniLmQueryNet()
+        load_into(query_net.projection, strip_prefix(state, BUNDLE_QUERY_PREFIX + "projection."), checkpoint)
+        return query_net
+    return load_clap_query_net(checkpoint, tokenizer_dir, state)
 
 
 def has_query_weights(state: StateDict) -> bool:

@@ -183,11 +183,29 @@ class ResUNet30(nn.Module):
         self.film = Film(self.base.film_sizes(), config.condition_dim)
         self.stft = Stft()
 
+    @torch.no_grad()
+    def init_identity_phase(self, phase_bias: float = 2.0) -> None:
+        """Start training from an identity phase mask (no rotation) and a 0.5 magnitude mask.
+
+        With random weights the phase mask rotates every bin at random, and an L1 waveform loss then
+        first teaches the network to output silence. Only for training from scratch.
+        """
+        self.base.after_conv.weight[1:] = 0.0
+        self.base.after_conv.bias.copy_(torch.tensor([0.0, phase_bias, 0.0]))
+
     def separate(self, mixture: torch.Tensor, film: FilmOffsets) -> torch.Tensor:
         """``(batch, 1, samples)`` mixture + precomputed FiLM offsets -> ``(batch, 1, samples)``."""
+        return self.separate_with_spectra(mixture, film)[0]
+
+    def separate_with_spectra(
+        self, mixture: torch.Tensor, film: FilmOffsets
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """As :meth:`separate`, also returning the mixture magnitude and the magnitude mask, each
+        ``(batch, 1, frames, 1025)`` (what a live view shows)."""
         magnitude, cos_in, sin_in = magnitude_phase(self.stft(mixture))
         logits = self.base(magnitude, film)
-        return self.stft.inverse(apply_masks(logits, magnitude, cos_in, sin_in), mixture.shape[-1])
+        waveform = self.stft.inverse(apply_masks(logits, magnitude, cos_in, sin_in), mixture.shape[-1])
+        return waveform, magnitude, torch.sigmoid(logits[:, 0:1])
 
     def forward(self, mixture: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, samples)`` mixture, ``(batch, 512)`` condition -> ``(batch, 1, samples)``."""

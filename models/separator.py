@@ -25,11 +25,15 @@ from models.clap import ClapQueryNet, check_texts
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 from models.errors import ModelLoadingError
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
-from models.loading import has_query_weights, load_clap_query_net, load_separation_net
+from models.loading import has_query_weights, load_query_net, load_separation_net
+from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES, separate_long
 
+QueryNet = ClapQueryNet | MiniLmQueryNet
+
 Mode = Literal["isolate", "remove"]
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default" / "lass-default.safetensors"
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,12 @@ class Separator:
     def __init__(
         self,
         separation_net: ResUNet30,
-        query_net_factory: Callable[[], ClapQueryNet] | None = None,
+        query_net_factory: Callable[[], QueryNet] | None = None,
         windows: WindowSettings = WindowSettings(),
     ) -> None:
         self.separation_net = separation_net.eval()
         self._query_net_factory = query_net_factory
-        self._query_net: ClapQueryNet | None = None
+        self._query_net: QueryNet | None = None
         self.windows = windows
 
     @classmethod
@@ -61,8 +65,8 @@ class Separator:
         clap_checkpoint: Path | None = None,
         tokenizer_dir: Path | None = None,
     ) -> Separator:
-        """Load from a checkpoint file; without one, the official checkpoint from the hub cache."""
-        checkpoint = Path(checkpoint) if checkpoint is not None else fetch(AUDIOSEP_CHECKPOINT)
+        """Load from a checkpoint file; without one, the bundled default model."""
+        checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         state = read_state_dict(checkpoint)
         net = load_separation_net(checkpoint, state)
         if clap_checkpoint is not None:
@@ -72,17 +76,17 @@ class Separator:
         else:
             query_source, query_state = None, None
 
-        def load_query_net() -> ClapQueryNet:
+        def make_query_net() -> QueryNet:
             if query_source is None:
                 raise ModelLoadingError(
                     f"{checkpoint} has no query-encoder weights: pass --clap-checkpoint, or a saved --embedding"
                 )
-            return load_clap_query_net(query_source, tokenizer_dir, query_state)
+            return load_query_net(query_source, tokenizer_dir, query_state)
 
-        return cls(net, load_query_net)
+        return cls(net, make_query_net)
 
     @property
-    def query_net(self) -> ClapQueryNet:
+    def query_net(self) -> QueryNet:
         if self._query_net is None:
             if self._query_net_factory is None:
                 raise ModelLoadingError("this separator has no query network: pass conditions directly")
@@ -137,6 +141,18 @@ class Separator:
         if mode == "remove":
             output = samples[None] - output
         return output
+
+
+def default_checkpoint() -> Path:
+    """The bundled default model (small, offline, text queries)."""
+    if not DEFAULT_BUNDLE.is_file():
+        raise ModelLoadingError(f"the bundled default model is missing ({DEFAULT_BUNDLE}); reinstall, or pass --checkpoint")
+    return DEFAULT_BUNDLE
+
+
+def official_checkpoint() -> Path:
+    """The official AudioSep checkpoint, from the Hugging Face cache or downloaded when online."""
+    return fetch(AUDIOSEP_CHECKPOINT)
 
 
 def _fit_length(samples: np.ndarray, frames: int) -> np.ndarray:

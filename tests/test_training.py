@@ -1,0 +1,119 @@
+"""Training pipeline: metrics against known values, data, a tiny model learning, eval, fine-tuning."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from audio.files import write_audio
+from cli.main import main
+from models.config import SeparationConfig
+from models.minilm import MiniLmQueryNet
+from models.resunet import ResUNet30
+from training.data import FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
+from training.metrics import MAX_DB, sdr, separation_scores, si_sdr
+from training.sources import SOUND_CLASSES
+from training.task import SeparationTask
+from training.train import TrainConfig, train
+
+
+def test_metrics_known_values():
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal(32_000)
+    assert si_sdr(s, 0.3 * s) == MAX_DB  # scale-invariant: a scaled copy is perfect (clipped)
+    assert sdr(s, s) == MAX_DB
+    assert sdr(s, 0.5 * s) == pytest.approx(20 * np.log10(2), abs=1e-9)
+    noise = rng.standard_normal(32_000)
+    noise *= np.sqrt(np.sum(s**2) / np.sum(noise**2)) * 10 ** (-10 / 20)
+    assert sdr(s, s + noise) == pytest.approx(10.0, abs=1e-9)
+    assert si_sdr(s, s + noise) == pytest.approx(10.0, abs=0.1)
+    scores = separation_scores(s, s + 0.1 * noise, s + noise)
+    assert scores["sdri"] == pytest.approx(20.0, abs=1e-6)
+
+
+def test_mixing_sets_snr_and_level():
+    rng = np.random.default_rng(1)
+    target, other = rng.standard_normal(8000), 5 * rng.standard_normal(8000)
+    mixture, scaled = mix_sources(target, [other], snr_db=-5.0, level_dbfs=-20.0)
+    interference = mixture - scaled
+    assert 20 * np.log10(rms(scaled) / rms(interference)) == pytest.approx(-5.0, abs=1e-3)
+    assert 20 * np.log10(rms(mixture)) == pytest.approx(-20.0, abs=1e-3)
+    assert np.abs(mixture).max() <= 0.99
+
+
+def test_generated_items_are_seeded_and_splits_differ():
+    data = Mixtures(GeneratedSources(), 4, seed=3)
+    again = Mixtures(GeneratedSources(), 4, seed=3)
+    heldout = Mixtures(GeneratedSources("heldout"), 4, seed=3, split="heldout")
+    np.testing.assert_array_equal(data[2]["mixture"], again[2]["mixture"])
+    assert not torch.equal(data[2]["mixture"], heldout[2]["mixture"])
+    for sound in SOUND_CLASSES:
+        assert not set(sound.train_captions) & set(sound.heldout_captions)
+    item = data[0]
+    assert item["mixture"].shape == item["target"].shape == (1, 127 * 320)
+    assert item["caption"] in next(c.train_captions for c in SOUND_CLASSES if c.name == item["label"])
+
+
+def test_folder_sources_from_captions_csv(tmp_path):
+    for i in range(3):
+        write_audio(tmp_path / f"clip{i}.wav", 0.1 * np.sin(np.arange(8000) * (i + 1) / 10)[None].astype(np.float32), 16_000)
+    (tmp_path / "captions.csv").write_text("file,caption\nclip0.wav,a low tone\nclip0.wav,low hum\nclip1.wav,mid tone\nclip2.wav,high tone\n")
+    pool = FolderSources(tmp_path, tmp_path / "captions.csv")
+    item = Mixtures(pool, 2, seed=0)[1]
+    assert item["mixture"].shape == (1, 127 * 320) and item["label"] in pool.labels
+    assert pool.captions_by_file["clip0.wav"] == ["a low tone", "low hum"]
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return MiniLmQueryNet()
+
+
+def test_tiny_model_loss_falls(minilm):
+    torch.manual_seed(0)
+    task = SeparationTask(ResUNet30(SeparationConfig(width=0.125)), minilm, learning_rate=3e-3, warmup_steps=1)
+    optimizer = task.configure_optimizers()["optimizer"]
+    data = Mixtures(GeneratedSources(), 4, seed=0, config=MixConfig(segment_samples=31 * 320))
+    batch = torch.utils.data.default_collate([data[i] for i in range(4)])
+    losses = []
+    for _ in range(20):
+        loss = torch.nn.functional.l1_loss(task.net(batch["mixture"], task.conditions(batch["caption"])), batch["target"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:3]), losses
+
+
+def test_train_command_writes_bundle_and_eval_scores_it(tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--out", str(run), "--steps", "2", "--batch-size", "2", "--width", "0.125", "--segment-samples", "9920"]
+    assert main(args + ["--val-items", "2", "--val-every", "2", "--checkpoint-every", "1", "--warmup-steps", "1"]) == 0
+    bundle = run / "model.safetensors"
+    assert bundle.is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    out = tmp_path / "eval"
+    assert main(["eval", "--checkpoint", str(bundle), "--per-class", "1", "--snr", "0", "--out", str(out)]) == 0
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert set(result["summary"]) == {c.name for c in SOUND_CLASSES} | {"overall"}
+    assert len(result["items"]) == len(SOUND_CLASSES)
+    assert out.with_suffix(".csv").read_text().startswith("label,caption,snr_db,sdr,si_sdr,sdri,si_sdri")
+    # resuming continues from the last checkpoint
+    assert main(args[:4] + ["4"] + args[5:] + ["--val-items", "2", "--val-every", "2", "--warmup-steps", "1"]) == 0
+    metrics = (run / "logs" / "csv").glob("version_*/metrics.csv")
+    assert max(int(float(line.split(",")[1])) for p in metrics for line in p.read_text().splitlines()[1:] if line.split(",")[1]) >= 3
+
+
+def test_fine_tuning_from_official_checkpoint_runs_one_step(official_checkpoint, tokenizer_dir, tmp_path, monkeypatch):
+    import models.loading
+
+    real = models.loading.load_clap_query_net
+    monkeypatch.setattr(models.loading, "load_clap_query_net", lambda c, t=None, s=None: real(c, tokenizer_dir, s))
+    config = TrainConfig(
+        out_dir=tmp_path / "ft", steps=1, batch_size=1, init_checkpoint=official_checkpoint, val_items=1,
+        val_every=1, checkpoint_every=1000, warmup_steps=1,
+    )
+    bundle = train(config)
+    before = models.loading.load_separation_net(official_checkpoint).state_dict()
+    after = models.loading.load_separation_net(bundle).state_dict()
+    assert not torch.equal(before["base.after_conv.weight"], after["base.after_conv.weight"])

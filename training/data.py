@@ -1,0 +1,163 @@
+"""Source pools (generated or a folder of captioned clips) and on-the-fly mixtures, as AudioSep trains.
+
+A mixture is a target source plus one or more sources of other labels, loudness-matched (RMS), at a
+random signal-to-noise ratio, with a random overall level, at 32 kHz. Item ``i`` of a split is a pure
+function of ``(seed, split, i)``: the data set is a seed, and the held-out split never shares a
+random stream with training.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from audio.files import read_audio, resample
+from models.config import MODEL_SAMPLE_RATE_HZ
+from training.sources import SOUND_CLASSES
+
+# 127 hops + 1 = 128 frames: no padding inside the network.
+DEFAULT_SEGMENT_SAMPLES = 127 * 320
+SPLITS = {"train": 0, "heldout": 1}
+EPS = 1e-8
+
+
+class SourcePool(Protocol):
+    """Where sources come from: a set of labels, audio for a label, and captions for a label."""
+
+    labels: Sequence[str]
+
+    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray: ...
+
+    def caption(self, rng: np.random.Generator, label: str) -> str: ...
+
+
+class GeneratedSources:
+    """The seeded synthetic classes of :mod:`training.sources`; ``captions`` picks train or held-out."""
+
+    def __init__(self, captions: str = "train") -> None:
+        self.classes = {c.name: c for c in SOUND_CLASSES}
+        self.labels = tuple(self.classes)
+        self.captions = captions
+
+    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
+        return self.classes[label].generate(rng, n_samples).astype(np.float32)
+
+    def caption(self, rng: np.random.Generator, label: str) -> str:
+        sound = self.classes[label]
+        return str(rng.choice(sound.train_captions if self.captions == "train" else sound.heldout_captions))
+
+
+class FolderSources:
+    """Users' captioned clips: a folder of audio and a captions file.
+
+    The captions file is a CSV with columns ``file,caption`` (a file may have several rows) or a JSON
+    object ``{"file.wav": ["caption", ...]}``; paths are relative to the folder.
+    """
+
+    def __init__(self, root: Path, captions_file: Path) -> None:
+        self.root = Path(root)
+        self.captions_by_file = _read_captions(Path(captions_file))
+        missing = [f for f in self.captions_by_file if not (self.root / f).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} captioned files are missing under {root}, e.g. {missing[0]}")
+        self.labels = tuple(sorted(self.captions_by_file))
+
+    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
+        clip = read_audio(self.root / label)
+        mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)[0]
+        start = int(rng.integers(0, max(1, len(mono) - n_samples)))
+        return np.resize(mono[start:], n_samples).astype(np.float32)
+
+    def caption(self, rng: np.random.Generator, label: str) -> str:
+        return str(rng.choice(self.captions_by_file[label]))
+
+
+def _read_captions(path: Path) -> dict[str, list[str]]:
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        return {f: [c] if isinstance(c, str) else list(c) for f, c in data.items()}
+    captions: dict[str, list[str]] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            captions.setdefault(row["file"], []).append(row["caption"])
+    return captions
+
+
+@dataclass(frozen=True)
+class MixConfig:
+    segment_samples: int = DEFAULT_SEGMENT_SAMPLES
+    snr_db_range: tuple[float, float] = (-5.0, 5.0)
+    third_source_probability: float = 0.25
+    level_dbfs_range: tuple[float, float] = (-30.0, -12.0)
+    peak_limit: float = 0.99
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2) + EPS))
+
+
+def mix_sources(
+    target: np.ndarray, others: list[np.ndarray], snr_db: float, level_dbfs: float, peak_limit: float = 0.99
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scale ``target`` to ``snr_db`` over the (RMS-matched) sum of ``others``, then the whole to
+    ``level_dbfs`` RMS (lowered if the peak would exceed ``peak_limit``). Returns (mixture, target)."""
+    interference = sum(o / rms(o) for o in others)
+    target = target / rms(target) * rms(interference) * 10 ** (snr_db / 20)
+    mixture = target + interference
+    gain = 10 ** (level_dbfs / 20) / rms(mixture)
+    gain = min(gain, peak_limit / (np.abs(mixture).max() + EPS))
+    return (mixture * gain).astype(np.float32), (target * gain).astype(np.float32)
+
+
+class Mixtures(Dataset):
+    """``length`` mixtures drawn from ``pool``; item ``i`` is determined by ``(seed, split, i)``.
+
+    ``snr_db`` fixes the SNR (for evaluation); otherwise it is drawn from the config's range.
+    ``target_label`` is cycled through the labels when ``balanced`` (evaluation), else drawn.
+    Items: ``mixture`` and ``target`` ``(1, samples)`` float32, ``caption`` str, ``label`` str.
+    """
+
+    def __init__(
+        self,
+        pool: SourcePool,
+        length: int,
+        seed: int = 0,
+        split: str = "train",
+        config: MixConfig = MixConfig(),
+        snr_db: float | None = None,
+        balanced: bool = False,
+        n_sources: int | None = None,
+    ) -> None:
+        self.pool, self.length, self.seed, self.split_id = pool, length, seed, SPLITS[split]
+        self.config, self.snr_db, self.balanced, self.n_sources = config, snr_db, balanced, n_sources
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, self.split_id, index])
+        labels = self.pool.labels
+        target_label = labels[index % len(labels)] if self.balanced else labels[int(rng.integers(len(labels)))]
+        n_sources = self.n_sources or (3 if rng.random() < self.config.third_source_probability else 2)
+        candidates = [label for label in labels if label != target_label]
+        others = rng.choice(len(candidates), size=min(n_sources - 1, len(candidates)), replace=False)
+        n = self.config.segment_samples
+        target = self.pool.audio(rng, target_label, n)
+        interferers = [self.pool.audio(rng, candidates[int(k)], n) for k in others]
+        snr_db = self.snr_db if self.snr_db is not None else rng.uniform(*self.config.snr_db_range)
+        level = rng.uniform(*self.config.level_dbfs_range)
+        mixture, target = mix_sources(target, interferers, snr_db, level, self.config.peak_limit)
+        return {
+            "mixture": torch.from_numpy(mixture[None]),
+            "target": torch.from_numpy(target[None]),
+            "caption": self.pool.caption(rng, target_label),
+            "label": target_label,
+        }

@@ -1,0 +1,261 @@
+"""Seeded sound sources with captions: the generated training and evaluation data.
+
+Each class has a generator ``(rng, n_samples) -> (n_samples,) float32`` at 32 kHz and two sets of
+captions: ``train_captions`` used in training, ``heldout_captions`` never seen in training (to test that
+paraphrases work). A data set is a seed, not a folder of files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.config import MODEL_SAMPLE_RATE_HZ as SR
+from training.speech import speech
+
+Generator = Callable[[np.random.Generator, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SoundClass:
+    name: str
+    generate: Generator
+    train_captions: tuple[str, ...]
+    heldout_captions: tuple[str, ...]
+
+
+def _t(n: int) -> np.ndarray:
+    return np.arange(n) / SR
+
+
+def _envelope(n: int, attack_s: float, decay_s: float) -> np.ndarray:
+    t = _t(n)
+    return np.minimum(1.0, t / max(attack_s, 1e-4)) * np.exp(-t / decay_s)
+
+
+def _place(rng: np.random.Generator, n: int, event: np.ndarray, times: np.ndarray) -> np.ndarray:
+    out = np.zeros(n)
+    for start in (times * SR).astype(int):
+        end = min(n, start + len(event))
+        if start < n:
+            out[start:end] += event[: end - start]
+    return out
+
+
+def _onepole_lowpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    a = np.exp(-2 * np.pi * cutoff_hz / SR)
+    return lfilter([1 - a], [1, -a], x)
+
+
+def beeps(rng: np.random.Generator, n: int) -> np.ndarray:
+    freq = rng.uniform(500, 3000)
+    period = rng.uniform(0.15, 0.6)
+    duty = rng.uniform(0.3, 0.7)
+    t = _t(n) + rng.uniform(0, period)
+    gate = ((t % period) < duty * period).astype(float)
+    gate = _onepole_lowpass(gate, 300)
+    tone = np.sin(2 * np.pi * freq * t)
+    if rng.random() < 0.5:
+        tone = np.sign(tone) * np.abs(tone) ** 0.5  # harsher alarm timbre
+    return gate * tone
+
+
+def siren(rng: np.random.Generator, n: int) -> np.ndarray:
+    low, high = rng.uniform(500, 800), rng.uniform(1100, 1700)
+    rate_hz = rng.uniform(0.3, 0.8) if rng.random() < 0.5 else rng.uniform(2.5, 5.0)  # wail or yelp
+    t = _t(n)
+    freq = low + (high - low) * 0.5 * (1 + np.sin(2 * np.pi * rate_hz * t + rng.uniform(0, 2 * np.pi)))
+    phase = 2 * np.pi * np.cumsum(freq) / SR
+    return np.sin(phase) + 0.3 * np.sin(2 * phase) + 0.15 * np.sin(3 * phase)
+
+
+def whistle(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = _t(n)
+    base = rng.uniform(1200, 3500)
+    glide = rng.uniform(-600, 600) * np.sin(2 * np.pi * rng.uniform(0.2, 1.0) * t)
+    vibrato = rng.uniform(10, 40) * np.sin(2 * np.pi * rng.uniform(4, 7) * t)
+    phase = 2 * np.pi * np.cumsum(base + glide + vibrato) / SR
+    breath = _onepole_lowpass(rng.standard_normal(n), 4000) * 0.05
+    return np.sin(phase) + breath
+
+
+def hum(rng: np.random.Generator, n: int) -> np.ndarray:
+    mains = 50.0 if rng.random() < 0.5 else 60.0
+    t = _t(n)
+    out = np.zeros(n)
+    for k in range(1, 12):
+        out += rng.uniform(0.1, 1.0) / k**0.7 * np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 2 * np.pi))
+    return out
+
+
+def noise(rng: np.random.Generator, n: int) -> np.ndarray:
+    white = rng.standard_normal(n)
+    colour = rng.integers(3)
+    if colour == 0:
+        return white
+    if colour == 1:  # pink: sum of one-pole stages
+        return sum(_onepole_lowpass(rng.standard_normal(n), f) * (f / 100) ** -0.5 for f in (60, 300, 1500, 7000))
+    return _onepole_lowpass(white, 40.0)  # brown: -6 dB/octave above 40 Hz
+
+
+def ticking(rng: np.random.Generator, n: int) -> np.ndarray:
+    period = rng.uniform(0.25, 1.0)
+    click = rng.standard_normal(int(0.004 * SR)) * _envelope(int(0.004 * SR), 0.0002, 0.001)
+    click = np.diff(np.concatenate([[0.0], click]))  # bright, thin click
+    times = np.arange(rng.uniform(0, period), n / SR, period)
+    return _place(rng, n, click, times)
+
+
+def plucked(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A short melody on a Karplus-Strong string."""
+    scale = np.array([0, 2, 4, 5, 7, 9, 11, 12])
+    root = rng.uniform(110, 440)
+    out = np.zeros(n)
+    note_s = rng.uniform(0.15, 0.4)
+    for start in np.arange(0, n / SR, note_s):
+        freq = root * 2 ** (rng.choice(scale) / 12)
+        period = max(2, int(SR / freq))
+        length = min(n - int(start * SR), int(1.5 * SR))
+        buf = rng.uniform(-1, 1, period)
+        note = np.empty(length)
+        for i in range(length):
+            note[i] = buf[i % period]
+            buf[i % period] = 0.996 * 0.5 * (buf[i % period] + buf[(i + 1) % period])
+        out[int(start * SR) : int(start * SR) + length] += note
+    return out
+
+
+def drums(rng: np.random.Generator, n: int) -> np.ndarray:
+    beat = rng.uniform(0.2, 0.45)
+    kick_n = int(0.3 * SR)
+    kt = _t(kick_n)
+    kick = np.sin(2 * np.pi * np.cumsum(50 + 120 * np.exp(-kt / 0.03)) / SR) * np.exp(-kt / 0.12)
+    snare_n = int(0.2 * SR)
+    snare = (rng.standard_normal(snare_n) * 0.6 + np.sin(2 * np.pi * 190 * _t(snare_n))) * np.exp(-_t(snare_n) / 0.05)
+    hat_n = int(0.05 * SR)
+    hat = np.diff(np.concatenate([[0.0], rng.standard_normal(hat_n)])) * np.exp(-_t(hat_n) / 0.01)
+    steps = np.arange(0, n / SR, beat)
+    out = _place(rng, n, kick, steps[::2]) + _place(rng, n, snare, steps[1::2])
+    return out + 0.5 * _place(rng, n, hat, np.arange(0, n / SR, beat / 2))
+
+
+def bells(rng: np.random.Generator, n: int) -> np.ndarray:
+    ratios = np.array([0.5, 1.0, 1.183, 1.506, 2.0, 2.514, 2.662, 3.011])
+    out = np.zeros(n)
+    for start in np.arange(rng.uniform(0, 0.2), n / SR, rng.uniform(0.4, 1.2)):
+        fundamental = rng.uniform(300, 1200)
+        length = n - int(start * SR)
+        t = _t(length)
+        strike = sum(
+            np.sin(2 * np.pi * fundamental * r * t) * np.exp(-t * (1.0 + 2.5 * r)) / (1 + i) ** 0.5
+            for i, r in enumerate(ratios)
+        )
+        out[int(start * SR) :] += strike
+    return out
+
+
+def engine(rng: np.random.Generator, n: int) -> np.ndarray:
+    t = _t(n)
+    rpm_hz = rng.uniform(20, 60) * (1 + 0.1 * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t))
+    phase = 2 * np.pi * np.cumsum(rpm_hz) / SR
+    out = sum(np.sin(k * phase + rng.uniform(0, 6.3)) / k for k in range(1, 9))
+    rumble = _onepole_lowpass(_onepole_lowpass(rng.standard_normal(n), 200), 200) * 8
+    return (out + rumble) * (1 + 0.3 * np.sin(phase / 2))
+
+
+def chirps(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Bird-like chirps: short fast frequency sweeps in bursts."""
+    out = np.zeros(n)
+    for start in np.arange(rng.uniform(0, 0.15), n / SR, rng.uniform(0.12, 0.35)):
+        length = int(rng.uniform(0.03, 0.09) * SR)
+        t = _t(length)
+        f0, f1 = rng.uniform(2000, 4500), rng.uniform(3500, 8000)
+        if rng.random() < 0.5:
+            f0, f1 = f1, f0
+        freq = f0 + (f1 - f0) * t / t[-1]
+        chirp = np.sin(2 * np.pi * np.cumsum(freq) / SR) * np.hanning(length)
+        start_i = int(start * SR)
+        out[start_i : start_i + length] += chirp[: max(0, n - start_i)]
+    return out
+
+
+SOUND_CLASSES: tuple[SoundClass, ...] = (
+    SoundClass(
+        "speech",
+        speech,
+        ("speech", "a person talking", "someone speaking", "a man or woman speaking", "spoken words", "human voice talking"),
+        ("a voice reading a sentence aloud", "people talk"),
+    ),
+    SoundClass(
+        "beeps",
+        beeps,
+        ("beeping", "an alarm beeping", "electronic beeps", "a beeping alarm clock", "repeated beep tones", "a warning beep"),
+        ("an alarm going off", "beep beep beep"),
+    ),
+    SoundClass(
+        "siren",
+        siren,
+        ("siren", "an ambulance siren", "a police siren", "wailing siren", "an emergency vehicle siren", "fire truck siren"),
+        ("a siren wailing in the distance", "emergency siren"),
+    ),
+    SoundClass(
+        "whistle",
+        whistle,
+        ("whistling", "a person whistling", "a whistle", "someone whistling a tune", "high pitched whistle", "whistling sound"),
+        ("a man whistles", "tuneful whistling"),
+    ),
+    SoundClass(
+        "hum",
+        hum,
+        ("electrical hum", "mains hum", "a low buzzing hum", "50 hz hum", "transformer hum", "buzzing of electricity"),
+        ("humming of a power line", "a ground loop buzz"),
+    ),
+    SoundClass(
+        "noise",
+        noise,
+        ("white noise", "hiss", "static noise", "rain-like noise", "pink noise", "steady noise"),
+        ("tape hiss", "radio static"),
+    ),
+    SoundClass(
+        "ticking",
+        ticking,
+        ("clock ticking", "ticking", "a ticking clock", "clicks", "regular clicking", "a metronome ticking"),
+        ("tick tock of a clock", "clicking sounds"),
+    ),
+    SoundClass(
+        "plucked",
+        plucked,
+        ("guitar", "a plucked string melody", "someone playing guitar", "plucked strings", "a harp melody", "acoustic guitar notes"),
+        ("the guitar", "a melody on a string instrument"),
+    ),
+    SoundClass(
+        "drums",
+        drums,
+        ("drums", "a drum beat", "drum kit playing", "percussion", "kick and snare drums", "drumming"),
+        ("a drummer playing a rhythm", "beats on a drum set"),
+    ),
+    SoundClass(
+        "bells",
+        bells,
+        ("bells", "a bell ringing", "church bells", "chimes", "ringing bells", "a small bell"),
+        ("a bell rings", "tolling bell"),
+    ),
+    SoundClass(
+        "engine",
+        engine,
+        ("engine", "car engine idling", "engine rumble", "a motor running", "traffic engine noise", "a truck engine"),
+        ("a vehicle engine revving", "rumbling motor"),
+    ),
+    SoundClass(
+        "chirps",
+        chirps,
+        ("birds chirping", "bird song", "chirping", "a bird tweeting", "small birds singing", "chirps"),
+        ("a songbird", "tweeting birds"),
+    ),
+)
+
+CLASS_NAMES = tuple(c.name for c in SOUND_CLASSES)

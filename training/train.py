@@ -1,0 +1,170 @@
+"""``lass train``: train or fine-tune a separation model with PyTorch Lightning.
+
+The same command runs on one CPU, one GPU, or many GPUs and nodes (``--devices``, ``--num-nodes``,
+``--strategy ddp``). Checkpoints go to ``OUT/checkpoints`` (``last.ckpt`` is resumed automatically),
+logs to TensorBoard and CSV under ``OUT/logs``, and every checkpoint also exports ``OUT/model.safetensors``,
+a bundle that ``lass separate --checkpoint`` and the app load directly.
+
+    lass train --out runs/default --steps 3000                       # the bundled default model
+    lass train --out runs/ft --init-checkpoint audiosep_base_4M_steps.ckpt --data clips/ --captions clips/captions.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from models.config import SeparationConfig
+from models.loading import load_query_net, load_separation_net, save_bundle
+from models.minilm import MiniLmQueryNet
+from models.resunet import ResUNet30
+from training.data import DEFAULT_SEGMENT_SAMPLES, FolderSources, GeneratedSources, MixConfig, Mixtures
+from training.task import SeparationTask
+
+BUNDLE_NAME = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out_dir: Path
+    steps: int = 1400
+    batch_size: int = 8
+    segment_samples: int = DEFAULT_SEGMENT_SAMPLES
+    learning_rate: float = 1e-3
+    warmup_steps: int = 200
+    width: float = 0.25
+    seed: int = 0
+    data: Path | None = None
+    captions: Path | None = None
+    init_checkpoint: Path | None = None
+    val_items: int = 48
+    val_every: int = 250
+    checkpoint_every: int = 250
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    threads: int | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, logs, bundle)")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--segment-samples", type=int, default=TrainConfig.segment_samples)
+    parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
+    parser.add_argument("--width", type=float, default=TrainConfig.width, help="ResUNet30 width (1.0 = official)")
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
+    parser.add_argument("--captions", type=Path, help="captions CSV (file,caption) or JSON for --data")
+    parser.add_argument("--init-checkpoint", type=Path, help="start from this checkpoint (e.g. official AudioSep)")
+    parser.add_argument("--val-items", type=int, default=TrainConfig.val_items)
+    parser.add_argument("--val-every", type=int, default=TrainConfig.val_every)
+    parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    parser.add_argument("--num-workers", type=int, default=TrainConfig.num_workers)
+    parser.add_argument("--accelerator", default=TrainConfig.accelerator)
+    parser.add_argument("--devices", default=TrainConfig.devices)
+    parser.add_argument("--num-nodes", type=int, default=TrainConfig.num_nodes)
+    parser.add_argument("--strategy", default=TrainConfig.strategy)
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        out_dir=args.out, steps=args.steps, batch_size=args.batch_size, segment_samples=args.segment_samples,
+        learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, seed=args.seed, data=args.data,
+        captions=args.captions, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
+        val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
+        accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
+        threads=args.threads,
+    )
+
+
+def build_models(config: TrainConfig) -> tuple[ResUNet30, torch.nn.Module]:
+    """From ``init_checkpoint`` (its own query net) or fresh at ``width`` with the MiniLM query net."""
+    if config.init_checkpoint is not None:
+        return load_separation_net(config.init_checkpoint).train(), load_query_net(config.init_checkpoint)
+    net = ResUNet30(SeparationConfig(width=config.width))
+    net.init_identity_phase()
+    return net, MiniLmQueryNet()
+
+
+class MixtureData(L.LightningDataModule):
+    """Training mixtures continue where a resumed run stopped; validation is a fixed held-out set."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+        if config.data is not None:
+            if config.captions is None:
+                raise ValueError("--data needs --captions (a CSV with file,caption columns, or JSON)")
+            self.train_pool = self.val_pool = FolderSources(config.data, config.captions)
+        else:
+            self.train_pool, self.val_pool = GeneratedSources("train"), GeneratedSources("heldout")
+        self.mix = MixConfig(segment_samples=config.segment_samples)
+
+    def train_dataloader(self) -> DataLoader:
+        c = self.config
+        done = self.trainer.global_step * c.batch_size if self.trainer else 0
+        data = Mixtures(self.train_pool, (c.steps + 1) * c.batch_size, c.seed, "train", self.mix)
+        data = torch.utils.data.Subset(data, range(done, len(data)))
+        return DataLoader(data, batch_size=c.batch_size, num_workers=c.num_workers, persistent_workers=c.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader:
+        data = Mixtures(self.val_pool, self.config.val_items, self.config.seed, "heldout", self.mix, balanced=True)
+        return DataLoader(data, batch_size=self.config.batch_size, num_workers=self.config.num_workers)
+
+
+class ExportBundle(L.Callback):
+    """Writes ``OUT/model.safetensors`` whenever a checkpoint is saved, so every run leaves a usable model."""
+
+    def __init__(self, path: Path, query_net: torch.nn.Module) -> None:
+        self.path, self.query_net = path, query_net
+
+    def on_save_checkpoint(self, trainer: L.Trainer, task: SeparationTask, checkpoint: dict) -> None:
+        if trainer.is_global_zero:
+            save_bundle(
+                self.path, task.net, self.query_net.bundle_state(), self.query_net.kind, steps=str(trainer.global_step)
+            )
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training; returns the exported bundle's path."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    L.seed_everything(config.seed, workers=True)
+    net, query_net = build_models(config)
+    task = SeparationTask(net, query_net, config.learning_rate, config.warmup_steps, config.steps)
+    out = Path(config.out_dir)
+    checkpoints = L.pytorch.callbacks.ModelCheckpoint(
+        out / "checkpoints", save_last=True, every_n_train_steps=config.checkpoint_every, save_top_k=1
+    )
+    loggers = [
+        L.pytorch.loggers.TensorBoardLogger(out / "logs", name="tensorboard"),
+        L.pytorch.loggers.CSVLogger(out / "logs", name="csv"),
+    ]
+    trainer = L.Trainer(
+        max_steps=config.steps,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        callbacks=[checkpoints, ExportBundle(out / BUNDLE_NAME, query_net)],
+        logger=loggers,
+        val_check_interval=config.val_every,
+        check_val_every_n_epoch=None,
+        log_every_n_steps=10,
+        num_sanity_val_steps=0,
+        default_root_dir=out,
+    )
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(task, datamodule=MixtureData(config), ckpt_path=last if last.exists() else None)
+    ExportBundle(out / BUNDLE_NAME, query_net).on_save_checkpoint(trainer, task, {})
+    return out / BUNDLE_NAME
