@@ -75,10 +75,17 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int, subtype: s
     os.close(handle)
     try:
         sf.write(tmp_name, np.ascontiguousarray(samples.T), sample_rate_hz, subtype=subtype, format=file_format)
+        os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

@@ -19,13 +19,15 @@ from audio.files import AudioFileError, check_writable_format, read_audio, write
 from models.clap import check_texts
 from models.errors import ModelLoadingError
 from models.loading import condition_from_file
-from models.separator import Separator
+from models.separator import Separator, official_checkpoint
 
 EXIT_USER_ERROR = 2
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, help="AudioSep .ckpt, state-dict .pt or our .safetensors bundle")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--checkpoint", type=Path, help="AudioSep .ckpt, state-dict .pt or our .safetensors bundle")
+    choice.add_argument("--official", action="store_true", help="official AudioSep weights (HF cache or download)")
     parser.add_argument("--clap-checkpoint", type=Path, help="laion-clap .pt, if the checkpoint has no query encoder")
     parser.add_argument("--tokenizer", type=Path, help="folder with the roberta-base tokenizer files")
 
@@ -42,6 +44,34 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
     separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query)")
     _model_arguments(separate)
+
+    from training.evaluate import add_arguments as add_eval_arguments
+    from training.train import add_arguments as add_train_arguments
+
+    add_train_arguments(commands.add_parser("train", help="train or fine-tune a model (PyTorch Lightning)"))
+    add_eval_arguments(commands.add_parser("eval", help="SDR/SI-SDR(i) of a model on a generated set or list"))
+
+    stream = commands.add_parser("stream", help="separate live input (devices) or a file through the real-time engine")
+    query = stream.add_mutually_exclusive_group()
+    query.add_argument("-q", "--query", help="description of the sound")
+    query.add_argument("--embedding", type=Path, help="saved condition (.npy) instead of a description")
+    source = stream.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input-file", type=Path, help="play this file through the engine instead of a device")
+    source.add_argument("--input-device", help="input device (index or part of its name)")
+    source.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
+    stream.add_argument("--output-file", type=Path, help="with --input-file: where to write the result")
+    stream.add_argument("--output-device", help="output device (index or part of its name)")
+    stream.add_argument("--realtime", action="store_true", help="with --input-file: pace blocks like a device")
+    stream.add_argument("--rate", type=int, default=48_000, help="device sample rate (Hz)")
+    stream.add_argument("--block", type=int, default=512, help="device block size (frames)")
+    stream.add_argument("--hop-ms", type=float, help="hop (default: measured, 2x one forward pass)")
+    stream.add_argument("--lookahead-ms", type=float, help="look-ahead (default: one hop)")
+    stream.add_argument("--window-ms", type=float, help="model context (default: 1270 ms)")
+    stream.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda")
+    stream.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
+    stream.add_argument("--wet", type=float, default=1.0, help="dry/wet mix, 0..1")
+    stream.add_argument("--seconds", type=float, help="live: stop after this long (default: until Ctrl-C)")
+    _model_arguments(stream)
 
     embed = commands.add_parser("embed", help="encode a description once, to reuse with --embedding")
     embed.add_argument("-q", "--query", required=True, help="description")
@@ -65,7 +95,7 @@ def run_separate(args: argparse.Namespace) -> None:
         check_texts(args.query)
     check_writable_format(args.output)
     clip = read_audio(args.input)
-    separator = Separator.from_checkpoint(args.checkpoint, args.clap_checkpoint, args.tokenizer)
+    separator = load_separator(args)
     conditions, labels = [], []
     if args.query:
         conditions.append(separator.embed_texts(args.query))
@@ -87,7 +117,7 @@ def run_separate(args: argparse.Namespace) -> None:
 
 def run_embed(args: argparse.Namespace) -> None:
     check_texts([args.query])
-    separator = Separator.from_checkpoint(args.checkpoint, args.clap_checkpoint, args.tokenizer)
+    separator = load_separator(args)
     condition = separator.embed_texts([args.query])[0].numpy()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_name(args.output.name + ".part")
@@ -97,10 +127,50 @@ def run_embed(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}")
 
 
+def load_separator(args: argparse.Namespace) -> Separator:
+    checkpoint = official_checkpoint() if args.official else args.checkpoint
+    return Separator.from_checkpoint(checkpoint, getattr(args, "clap_checkpoint", None), args.tokenizer)
+
+
+def run_stream(args: argparse.Namespace) -> None:
+    from realtime import session
+
+    if args.list_devices:
+        for device in session.list_devices():
+            print(f"{device.index:3d}  {device.name}  [{device.host_api}]  in {device.max_input_channels} / out {device.max_output_channels}")
+        return
+    if args.embedding is None:
+        check_texts([args.query or ""])
+    if args.input_file and args.output_file is None:
+        raise ValueError("--input-file needs --output-file")
+    clip = read_audio(args.input_file) if args.input_file else None
+    separator = load_separator(args)
+    condition = condition_from_file(args.embedding) if args.embedding else separator.embed_texts([args.query])
+    engine = session.build_engine(separator.separation_net, condition, args, clip.sample_rate_hz if clip else args.rate)
+    print(f"latency {engine.latency_ms:.0f} ms (algorithmic {engine.settings.stream.latency_ms:.0f} ms)", file=sys.stderr)
+    if clip is not None:
+        session.stream_file(engine, clip, args.output_file, args.realtime)
+        print(f"wrote {args.output_file}")
+    else:
+        session.stream_devices(engine, args.input_device, args.output_device, args.seconds)
+
+
+def run_eval(args: argparse.Namespace) -> None:
+    from training.evaluate import run
+
+    run(args, load_separator(args))
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from training.train import config_from_args, train
+
+    print(f"wrote {train(config_from_args(args))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        {"separate": run_separate, "embed": run_embed}[args.command](args)
+        {"separate": run_separate, "embed": run_embed, "train": run_train, "eval": run_eval, "stream": run_stream}[args.command](args)
     except (ModelLoadingError, AudioFileError, ValueError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

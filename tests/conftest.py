@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -7,6 +9,29 @@ from models.resunet import ResUNet30
 from tests import fixtures
 
 torch.set_num_threads(2)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def jack():
+    """A JACK server (dummy driver) for the whole session; PortAudio sees it as device 'system'."""
+    from tests.live_audio import jack_server
+
+    with jack_server():
+        yield
+
+
+@pytest.fixture(scope="session")
+def minilm_bundle(tmp_path_factory):
+    """A narrow separation net with the MiniLM query net, as a bundle (a stand-in for the default)."""
+    from models.config import SeparationConfig
+    from models.loading import save_bundle
+    from models.minilm import QUERY_KIND, MiniLmQueryNet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("minilm") / "small-minilm.safetensors"
+    save_bundle(path, ResUNet30(SeparationConfig(width=0.125)).eval(), MiniLmQueryNet().bundle_state(), QUERY_KIND)
+    return path
 
 
 @pytest.fixture(scope="session")

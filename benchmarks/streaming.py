@@ -1,0 +1,118 @@
+"""Streaming benchmark: latency, real-time factor, hop time, CPU load, dropouts and agreement with
+offline separation, for each model and stream setting, in one run. Prints a table, writes JSON.
+
+    python -m benchmarks.streaming --seconds 60 --out benchmarks/results/streaming.json
+
+Each setting runs the real engine paced like a sound card (``--seconds`` of audio in as many seconds
+of wall time) and, separately, as fast as possible on 10 s to compare with an offline pass.
+Runs during which other processes used the machine are marked ``quiet: false``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks.machine import ForeignLoad, describe
+from models.config import MODEL_SAMPLE_RATE_HZ
+from models.resunet import ResUNet30
+from models.separator import Separator, default_checkpoint
+from realtime.engine import Engine, EngineSettings
+from realtime.file_stream import stream_array
+from realtime.streaming import StreamingSeparator, StreamSettings
+
+SETTINGS = {
+    "H100 L100 W1270 (default)": StreamSettings(40640, 3200, 3200, 3200),
+    "H50 L50 W1270": StreamSettings(40640, 1600, 1600, 1600),
+    "H200 L200 W2550": StreamSettings(81600, 6400, 6400, 6400),
+}
+AGREEMENT_SECONDS = 10.0
+
+
+def _signal(seconds: float, rate: int) -> np.ndarray:
+    """Speech-like test input: noise bursts, two tones and a chirp, repeatable."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate)) / rate
+    bursts = rng.standard_normal(len(t)) * (np.sin(2 * np.pi * 0.7 * t) > 0.3)
+    tones = np.sin(2 * np.pi * 440 * t) + 0.5 * np.sin(2 * np.pi * 1800 * t * (1 + 0.1 * np.sin(t)))
+    return (0.05 * bursts + 0.1 * tones).astype(np.float32)
+
+
+def models(official_width_seed: bool) -> dict[str, tuple[ResUNet30, torch.Tensor]]:
+    default = Separator.from_checkpoint(default_checkpoint())
+    chosen = {"bundled default": (default.separation_net, default.embed_texts(["speech"]))}
+    if official_width_seed:
+        torch.manual_seed(0)
+        chosen["official size (random weights)"] = (ResUNet30().eval(), torch.nn.functional.normalize(torch.randn(1, 512), dim=-1))
+    return chosen
+
+
+def agreement_db(net: ResUNet30, film: dict, settings: StreamSettings) -> float:
+    x = _signal(AGREEMENT_SECONDS, MODEL_SAMPLE_RATE_HZ)
+    with torch.inference_mode():
+        offline = net.separate(torch.from_numpy(x)[None, None], film)[0, 0].numpy()
+    separator = StreamingSeparator(net, film, settings)
+    streamed = np.concatenate([separator.feed(x[i : i + 1024]) for i in range(0, len(x), 1024)] + [separator.flush()])
+    return float(10 * np.log10(np.sum(offline**2) / np.sum((offline - streamed) ** 2)))
+
+
+def paced_run(net: ResUNet30, film: dict, settings: StreamSettings, seconds: float, rate: int) -> dict:
+    engine = Engine(net, film, EngineSettings(device_rate_hz=rate, stream=settings))
+    cpu_before, wall_before = sum(os.times()[:2]), time.monotonic()
+    with ForeignLoad() as load:
+        stream_array(engine, _signal(seconds, rate), realtime=True)
+    wall = time.monotonic() - wall_before
+    stats = engine.stats.snapshot()
+    return {
+        "latency_ms": engine.latency_ms,
+        "algorithmic_ms": settings.latency_ms,
+        "rtf": stats["rtf"],
+        "hop_ms_p50": stats["hop_ms_p50"],
+        "hop_ms_p99": stats["hop_ms_p99"],
+        "cpu_load_cores": (sum(os.times()[:2]) - cpu_before) / wall,
+        "dropouts": stats["dropouts"],
+        "dropped_hops": stats["dropped_hops"],
+        "callbacks_over_budget": stats["callbacks_over_budget"],
+        "foreign_load_cores": load.cores,
+        "quiet": load.quiet,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="paced run length per setting")
+    parser.add_argument("--rate", type=int, default=48_000, help="device sample rate")
+    parser.add_argument("--official-size", action="store_true", help="also the full-size model (random weights)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/streaming.json"))
+    args = parser.parse_args()
+    rows = []
+    with torch.inference_mode():
+        for model_name, (net, condition) in models(args.official_size).items():
+            film = net.film(condition)
+            for setting_name, settings in SETTINGS.items():
+                row = {"model": model_name, "setting": setting_name}
+                row |= paced_run(net, film, settings, args.seconds, args.rate)
+                row["agreement_db"] = agreement_db(net, film, settings)
+                rows.append(row)
+                print(_format(row), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": describe(), "seconds": args.seconds, "rows": rows}, indent=1))
+    print(f"wrote {args.out}")
+
+
+def _format(row: dict) -> str:
+    return (
+        f"{row['model']:32s} {row['setting']:26s} latency {row['latency_ms']:6.0f} ms  rtf {row['rtf']:.2f}  "
+        f"hop p50/p99 {row['hop_ms_p50']:.0f}/{row['hop_ms_p99']:.0f} ms  cpu {row['cpu_load_cores']:.2f}  "
+        f"dropouts {row['dropouts']}  vs offline {row['agreement_db']:.1f} dB  quiet {row['quiet']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Sound-card I/O through sounddevice (PortAudio): device listing and the duplex stream.
+
+The PortAudio callback mixes the input down to mono into a preallocated buffer, hands it to
+:meth:`Engine.process_block`, copies the mono output to every output channel, and records status
+flags (xruns) and PortAudio's timestamps (the measured input-to-output latency). Nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from realtime.engine import Engine
+
+
+@dataclass(frozen=True)
+class Device:
+    index: int
+    name: str
+    host_api: str
+    max_input_channels: int
+    max_output_channels: int
+    default_rate_hz: float
+
+
+def list_devices() -> list[Device]:
+    import sounddevice as sd
+
+    apis = sd.query_hostapis()
+    return [
+        Device(i, d["name"], apis[d["hostapi"]]["name"], d["max_input_channels"], d["max_output_channels"], d["default_samplerate"])
+        for i, d in enumerate(sd.query_devices())
+    ]
+
+
+def find_device(name_or_index: str | int | None, kind: str) -> int | None:
+    """A device index by index or (part of its) name; ``None`` for the system default."""
+    if name_or_index is None or isinstance(name_or_index, int) or str(name_or_index).isdigit():
+        return None if name_or_index is None else int(name_or_index)
+    channels = "max_input_channels" if kind == "input" else "max_output_channels"
+    for device in list_devices():
+        if str(name_or_index).lower() in device.name.lower() and getattr(device, channels) > 0:
+            return device.index
+    names = ", ".join(f"{d.index}: {d.name}" for d in list_devices()) or "none (is an audio server running?)"
+    raise ValueError(f"no {kind} device matches {name_or_index!r}; devices: {names}")
+
+
+class DuplexStream:
+    """Runs ``engine`` on a PortAudio duplex stream; ``start``/``stop`` also start/stop the worker."""
+
+    def __init__(self, engine: Engine, input_device: int | None = None, output_device: int | None = None,
+                 channels: tuple[int, int] = (1, 2)) -> None:
+        import sounddevice as sd
+
+        settings = engine.settings
+        self.engine = engine
+        frames = settings.block_frames
+        self._mono_in = np.zeros(frames, dtype=np.float32)
+        self._mono_out = np.zeros(frames, dtype=np.float32)
+        self.stream = sd.Stream(
+            samplerate=settings.device_rate_hz,
+            blocksize=frames,
+            device=(input_device, output_device),
+            channels=channels,
+            dtype="float32",
+            callback=self._callback,
+        )
+
+    def _callback(self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        stats = self.engine.stats
+        if status.input_overflow or status.input_underflow:
+            stats.input_xruns += 1
+        if status.output_underflow or status.output_overflow:
+            stats.output_xruns += 1
+        mono_in, mono_out = self._mono_in[:frames], self._mono_out[:frames]
+        np.mean(indata, axis=1, out=mono_in)
+        self.engine.process_block(mono_in, mono_out)
+        outdata[:] = mono_out[:, None]
+        device_s = time_info.outputBufferDacTime - time_info.inputBufferAdcTime
+        stats.measured_latency_s = device_s + self.engine.latency_samples / self.engine.settings.device_rate_hz
+
+    @property
+    def device_latency_s(self) -> float:
+        """PortAudio's reported input + output latency of the open stream."""
+        latency = self.stream.latency
+        return float(sum(latency)) if isinstance(latency, tuple) else float(latency)
+
+    def start(self) -> None:
+        self.engine.start()
+        self.stream.start()
+
+    def stop(self) -> None:
+        self.stream.stop()
+        self.stream.close()
+        self.engine.stop()
+
+
+class FileInputStream:
+    """A file (looped) stands in for the microphone: an output-only PortAudio stream whose callback
+    takes the next block of the file as the engine's input. Paced by the sound card."""
+
+    def __init__(self, engine: Engine, samples: np.ndarray, output_device: int | None = None, channels: int = 2) -> None:
+        import sounddevice as sd
+
+        self.engine = engine
+        self.samples = samples.astype(np.float32)
+        self.position = 0
+        frames = engine.settings.block_frames
+        self._mono_in = np.zeros(frames, dtype=np.float32)
+        self._mono_out = np.zeros(frames, dtype=np.float32)
+        self.stream = sd.OutputStream(
+            samplerate=engine.settings.device_rate_hz, blocksize=frames, device=output_device,
+            channels=channels, dtype="float32", callback=self._callback,
+        )
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        if status.output_underflow:
+            self.engine.stats.output_xruns += 1
+        mono_in, mono_out = self._mono_in[:frames], self._mono_out[:frames]
+        start = self.position % len(self.samples)
+        first = min(frames, len(self.samples) - start)
+        mono_in[:first] = self.samples[start : start + first]
+        mono_in[first:] = self.samples[: frames - first]
+        self.position += frames
+        self.engine.process_block(mono_in, mono_out)
+        outdata[:] = mono_out[:, None]
+
+    @property
+    def device_latency_s(self) -> float:
+        return float(self.stream.latency)
+
+    def start(self) -> None:
+        self.engine.start()
+        self.stream.start()
+
+    def stop(self) -> None:
+        self.stream.stop()
+        self.stream.close()
+        self.engine.stop()

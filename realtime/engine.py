@@ -1,0 +1,216 @@
+"""The real-time engine: an audio callback that only copies, and a worker thread that separates.
+
+Positions are absolute sample counts at the device rate, and the output is aligned with the input:
+output position ``p`` is the separation of input position ``p``. Each callback appends its input
+block to the input ring and plays positions ``[c - M, c - M + frames)``, ``c`` being the input
+count before the block: the latency is ``M`` samples by construction, plus the device's own
+buffering. ``M`` covers one block, the algorithmic latency (hop + look-ahead + crossfade), the
+resamplers' delay and a margin for compute (one hop by default).
+
+The dry signal never leaves the device rate: the worker mixes ``a * dry + b * target`` there
+(isolate: ``a = 1 - wet, b = wet``; remove: ``a = 1, b = -wet``; bypass: ``a = 1, b = 0``), ramping
+the gains over each chunk so that switching never clicks.
+
+When the worker has not produced a position in time, the callback plays the fallback (the dry
+input at the same delay, or silence) and counts a dropout; a worker that falls more than ``M``
+behind skips to the newest input, counts the hops it dropped, and starts afresh: it catches up
+instead of drifting. The callback never waits on the worker and allocates nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import soxr
+
+from models.config import MODEL_SAMPLE_RATE_HZ
+from models.resunet import FilmOffsets, ResUNet30
+from realtime.ring import SampleRing
+from realtime.stats import EngineStats
+from realtime.streaming import StreamingSeparator, StreamSettings
+
+WORKER_POLL_S = 0.001
+RESAMPLER_QUALITY = "HQ"
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What the user steers: isolate or remove, dry/wet mix (1 = all processed), bypass."""
+
+    remove: bool = False
+    wet: float = 1.0
+    bypass: bool = False
+    output_gain: float = 1.0
+
+    def gains(self) -> tuple[float, float]:
+        """(dry gain, target gain) of the output mix, output gain included."""
+        if self.bypass:
+            return self.output_gain, 0.0
+        dry, target = (1.0, -self.wet) if self.remove else (1.0 - self.wet, self.wet)
+        return self.output_gain * dry, self.output_gain * target
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    device_rate_hz: int = 48_000
+    block_frames: int = 512
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    compute_margin_hops: float = 1.0
+    fallback: Literal["dry", "silence"] = "dry"
+
+
+def resampler_lag_samples(from_hz: int, to_hz: int) -> int:
+    """How many output samples a streaming soxr resampler holds back (measured once by feeding it)."""
+    if from_hz == to_hz:
+        return 0
+    stream = soxr.ResampleStream(from_hz, to_hz, 1, dtype="float32", quality=RESAMPLER_QUALITY)
+    n_in = from_hz  # one second
+    n_out = len(stream.resample_chunk(np.zeros(n_in, dtype=np.float32)))
+    return math.ceil(n_in * to_hz / from_hz) - n_out
+
+
+class Engine:
+    """Duplex processing of one mono channel; ``process_block`` is the body of the audio callback."""
+
+    def __init__(
+        self,
+        net: ResUNet30,
+        film: FilmOffsets,
+        settings: EngineSettings = EngineSettings(),
+        controls: Controls = Controls(),
+    ) -> None:
+        self.settings = settings
+        self.separator = StreamingSeparator(net, film, settings.stream)
+        rate = settings.device_rate_hz
+        to_device = rate / MODEL_SAMPLE_RATE_HZ
+        stream = settings.stream
+        lag = resampler_lag_samples(rate, MODEL_SAMPLE_RATE_HZ) * to_device + resampler_lag_samples(MODEL_SAMPLE_RATE_HZ, rate)
+        self.algorithmic_latency_samples = math.ceil(stream.latency_samples * to_device + lag)
+        margin = math.ceil(settings.compute_margin_hops * stream.hop_samples * to_device)
+        self.latency_samples = settings.block_frames + self.algorithmic_latency_samples + margin
+        capacity = 1 << math.ceil(math.log2(8 * self.latency_samples + 4 * settings.block_frames + rate))
+        self.input_ring = SampleRing(capacity)
+        self.output_ring = SampleRing(capacity)
+        self.played_ring = SampleRing(capacity)  # what the callback played, block by block
+        self.stats = EngineStats(hop_duration_s=stream.hop_samples / MODEL_SAMPLE_RATE_HZ)
+        self._read_position = 0
+        self._running = False
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self.injected_delay_s = 0.0  # for tests: extra time per worker cycle
+        self.controls = controls
+        self._gains = controls.gains()
+        self._reset_stream(0)
+
+    @property
+    def latency_ms(self) -> float:
+        return 1000.0 * self.latency_samples / self.settings.device_rate_hz
+
+    # --- controls, from any thread -------------------------------------------------------
+    def set_condition(self, film: FilmOffsets) -> None:
+        self.separator.set_condition(film)
+
+    def set_controls(self, **changes: object) -> None:
+        """Change ``remove``, ``wet`` or ``bypass``; ramped in over the next chunk."""
+        self.controls = replace(self.controls, **changes)
+
+    # --- the audio callback --------------------------------------------------------------
+    def process_block(self, indata: np.ndarray, outdata: np.ndarray) -> None:
+        """Copy ``indata`` in and the aligned, delayed output out; count a dropout if it is late."""
+        started = time.perf_counter()
+        frames = len(indata)
+        captured = self.input_ring.written
+        self.input_ring.write(indata)
+        position = captured - self.latency_samples
+        if self.output_ring.read_into(outdata, position) < frames:
+            outdata[:] = 0.0
+            if self.settings.fallback == "dry":
+                self.input_ring.read_into(outdata, position)
+            self.output_ring.read_into(outdata, position)
+            if position >= 0:
+                self.stats.dropouts += 1
+        self.played_ring.write(outdata)
+        self.stats.record_callback(frames, time.perf_counter() - started, self.settings.device_rate_hz)
+
+    # --- the worker ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._work, name="separation-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        if self._thread is not None:
+            self._thread.join()
+
+    def work_once(self) -> int:
+        """Process all input that has arrived; returns the number of input samples taken."""
+        written = self.input_ring.written
+        backlog = written - self._read_position
+        if backlog <= 0:
+            return 0
+        if backlog > self.latency_samples and self._read_position > 0:
+            self._skip_to(written)
+            return backlog
+        self._busy = True
+        chunk = np.zeros(backlog, dtype=np.float32)
+        self.input_ring.read_into(chunk, self._read_position)
+        self._read_position = written
+        started = time.perf_counter()
+        hops_before = self.separator.samples_in
+        self.separator.infer = not (self.controls.bypass and self._gains[1] == 0.0)
+        model_in = self._to_model.resample_chunk(chunk) if self._to_model else chunk
+        model_out = self.separator.feed(model_in)
+        target = self._to_device.resample_chunk(model_out) if self._to_device else model_out
+        self.output_ring.write(self._mix(target, self.output_ring.written))
+        self._busy = False
+        hops = (self.separator.samples_in - hops_before) // self.settings.stream.hop_samples
+        if hops:
+            self.stats.record_hops(hops, time.perf_counter() - started)
+        if self.injected_delay_s:
+            time.sleep(self.injected_delay_s)
+        return backlog
+
+    def _mix(self, target: np.ndarray, position: int) -> np.ndarray:
+        """``a * dry + b * target`` for positions from ``position``, gains ramped from the last chunk's."""
+        dry = np.zeros(len(target), dtype=np.float32)
+        self.input_ring.read_into(dry, position)
+        new = self.controls.gains()
+        ramp = np.linspace(0.0, 1.0, len(target), dtype=np.float32)
+        dry_gain = self._gains[0] + (new[0] - self._gains[0]) * ramp
+        target_gain = self._gains[1] + (new[1] - self._gains[1]) * ramp
+        self._gains = new
+        out = dry_gain * dry + target_gain * target
+        if len(out):
+            self.stats.input_peak = float(np.abs(dry).max())
+            self.stats.output_peak = float(np.abs(out).max())
+        return out
+
+    def worker_idle(self) -> bool:
+        """True when the worker has taken all input and is not processing."""
+        return not self._busy and self._read_position >= self.input_ring.written
+
+    def _work(self) -> None:
+        while self._running:
+            if not self.work_once():
+                time.sleep(WORKER_POLL_S)
+
+    def _skip_to(self, position: int) -> None:
+        hop_device = self.settings.stream.hop_samples * self.settings.device_rate_hz / MODEL_SAMPLE_RATE_HZ
+        self.stats.dropped_hops += math.ceil((position - self._read_position) / hop_device)
+        self._reset_stream(position)
+
+    def _reset_stream(self, position: int) -> None:
+        """Start a fresh stream at input ``position``: new resamplers and context, output aligned there."""
+        rate = self.settings.device_rate_hz
+        self.separator.reset()
+        same = rate == MODEL_SAMPLE_RATE_HZ
+        self._to_model = None if same else soxr.ResampleStream(rate, MODEL_SAMPLE_RATE_HZ, 1, "float32", RESAMPLER_QUALITY)
+        self._to_device = None if same else soxr.ResampleStream(MODEL_SAMPLE_RATE_HZ, rate, 1, "float32", RESAMPLER_QUALITY)
+        self._read_position = position
+        self.output_ring.seek(position)

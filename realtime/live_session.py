@@ -1,0 +1,165 @@
+"""A live session: the model, the engine, the sound-card (or file) stream, the query and recording.
+
+Everything a user interface steers, with no user interface in it: the Qt window (``gui/``) calls these
+methods and polls :meth:`LiveSession.status` and :meth:`LiveSession.frames`. Loading a model happens on
+a background thread; if it fails the previous model keeps running and the error is reported.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from audio.files import read_audio, resample
+from models.separator import Separator
+from realtime.audio_io import DuplexStream, FileInputStream
+from realtime.engine import Controls, Engine, EngineSettings
+from realtime.query import QueryUpdater, State
+from realtime.recorder import Recorder
+from realtime.streaming import SpectralFrames
+from realtime.tuning import recommended_settings, settings_for_hop
+
+# The engine can keep up when a hop takes at most this share of its duration.
+KEEP_UP_RTF = 0.8
+
+
+@dataclass(frozen=True)
+class StreamChoice:
+    """Where audio comes from and goes to."""
+
+    input_device: int | None = None
+    output_device: int | None = None
+    rate_hz: int = 48_000
+    block_frames: int = 512
+    input_file: Path | None = None
+    hop_ms: float | None = None  # None: measured on this machine (realtime.tuning)
+
+
+class LiveSession:
+    def __init__(
+        self,
+        separator: Separator,
+        model_name: str,
+        on_query_state: Callable[[State, str], None] = lambda state, text: None,
+        on_model: Callable[[str, str | None], None] = lambda name, error: None,
+    ) -> None:
+        self.separator, self.model_name = separator, model_name
+        self.on_query_state, self.on_model = on_query_state, on_model
+        self.controls = Controls()
+        self.query_text = "speech"
+        self.choice: StreamChoice | None = None
+        self.engine: Engine | None = None
+        self.stream: DuplexStream | FileInputStream | None = None
+        self.updater: QueryUpdater | None = None
+        self.recorder: Recorder | None = None
+        self.model_error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.stream is not None
+
+    def start(self, choice: StreamChoice) -> None:
+        """Open the stream with the current model and query (the query is encoded once, here)."""
+        self.stop()
+        self.choice = choice
+        net = self.separator.separation_net
+        with torch.inference_mode():
+            film = net.film(self.separator.embed_texts([self.query_text]))
+        stream = recommended_settings(net, film) if choice.hop_ms is None else settings_for_hop(int(choice.hop_ms * 32))
+        settings = EngineSettings(choice.rate_hz, choice.block_frames, stream)
+        self.engine = Engine(net, film, settings, self.controls)
+        self.updater = QueryUpdater(self.engine, lambda text: self.separator.embed_texts([text]), self.on_query_state)
+        self.updater.active_text = self.query_text
+        if choice.input_file is not None:
+            clip = read_audio(choice.input_file)
+            mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
+            self.stream = FileInputStream(self.engine, mono, choice.output_device)
+        else:
+            self.stream = DuplexStream(self.engine, choice.input_device, choice.output_device)
+        self.stream.start()
+
+    def stop(self) -> None:
+        self.stop_recording()
+        if self.stream is not None:
+            self.stream.stop()
+        self.stream = None
+
+    def set_query(self, text: str) -> None:
+        """Encode ``text`` off the audio path; the previous query plays until it is ready."""
+        self.query_text = text
+        if self.updater is not None:
+            self.updater.request(text)
+
+    def set_controls(self, **changes: object) -> None:
+        self.controls = replace(self.controls, **changes)
+        if self.engine is not None:
+            self.engine.set_controls(**changes)
+
+    def load_model(self, load: Callable[[], Separator], name: str) -> None:
+        """Load a model in the background; on success restart the stream with it, else keep the old one."""
+
+        def work() -> None:
+            try:
+                separator = load()
+                with torch.inference_mode():
+                    separator.embed_texts([self.query_text])  # fail now, not when the stream restarts
+            except Exception as error:  # reported to the user; the running model stays
+                self.model_error = f"{name}: {error}"
+                self.on_model(self.model_name, self.model_error)
+                return
+            self.separator, self.model_name, self.model_error = separator, name, None
+            if self.choice is not None and self.running:
+                self.start(self.choice)
+            self.on_model(name, None)
+
+        threading.Thread(target=work, name="model-loader", daemon=True).start()
+
+    def start_recording(self, folder: Path) -> None:
+        if self.engine is None:
+            raise RuntimeError("start the stream before recording")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.recorder = Recorder(self.engine, folder / "output.wav", folder / "input.wav")
+
+    def stop_recording(self) -> list[Path]:
+        paths = self.recorder.stop() if self.recorder is not None else []
+        self.recorder = None
+        return paths
+
+    def frames(self) -> SpectralFrames | None:
+        return self.engine.separator.latest if self.engine is not None else None
+
+    def status(self) -> dict:
+        """Figures for the status line, and a warning when the machine cannot keep up."""
+        if self.engine is None:
+            return {"model": self.model_name, "running": False}
+        engine = self.engine
+        stats = engine.stats.snapshot()
+        settings = engine.settings.stream
+        warning = None
+        if stats["rtf"] > KEEP_UP_RTF or stats["dropped_hops"]:
+            warning = (
+                f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): "
+                f"raise the hop above {settings.hop_samples / 32:.0f} ms or use a smaller model"
+            )
+        device_latency = self.stream.device_latency_s if self.stream is not None else 0.0
+        return stats | {
+            "model": self.model_name,
+            "running": self.running,
+            "device": "GPU" if engine.separator.net.stft.window.is_cuda else "CPU",
+            "latency_ms": engine.latency_ms + 1000 * device_latency,
+            "hop_ms": settings.hop_samples / 32,
+            "input_peak": engine.stats.input_peak,
+            "output_peak": engine.stats.output_peak,
+            "query": self.updater.active_text if self.updater else None,
+            "query_state": self.updater.state if self.updater else "idle",
+            "warning": warning,
+        }
+
+
+def peak_db(peak: float) -> float:
+    return float(20 * np.log10(max(peak, 1e-6)))

@@ -1,0 +1,84 @@
+"""Putting a model, a query and the engine together, for files and for sound cards."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from audio.files import AudioClip, write_audio
+from models.config import MODEL_SAMPLE_RATE_HZ
+from models.resunet import FilmOffsets, ResUNet30
+from realtime.audio_io import DuplexStream, find_device, list_devices
+from realtime.engine import Controls, Engine, EngineSettings
+from realtime.file_stream import stream_array
+from realtime.streaming import StreamSettings
+from realtime.tuning import recommended_settings
+
+__all__ = ["build_engine", "list_devices", "stream_devices", "stream_file"]
+STATUS_PERIOD_S = 1.0
+
+
+def _samples(ms: float) -> int:
+    return int(round(ms * MODEL_SAMPLE_RATE_HZ / 1000))
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto``: the GPU when there is one, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:
+    """The user's window/hop/look-ahead where given, the measured recommendation elsewhere."""
+    auto = recommended_settings(net, film) if args.hop_ms is None or args.window_ms is None else None
+    hop = _samples(args.hop_ms) if args.hop_ms is not None else auto.hop_samples
+    lookahead = _samples(args.lookahead_ms) if args.lookahead_ms is not None else hop
+    window = _samples(args.window_ms) if args.window_ms is not None else max(auto.window_samples, 3 * hop + lookahead)
+    return StreamSettings(window_samples=window, hop_samples=hop, lookahead_samples=lookahead, crossfade_samples=hop)
+
+
+def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int) -> Engine:
+    """An engine for ``net`` on the chosen device, with the condition's FiLM offsets computed once."""
+    if not 0.0 <= args.wet <= 1.0:
+        raise ValueError("--wet must be between 0 and 1")
+    net = net.to(pick_device(args.device))
+    with torch.inference_mode():
+        film = net.film(condition.to(net.stft.window.device))
+    settings = EngineSettings(device_rate_hz=rate_hz, block_frames=args.block, stream=stream_settings(args, net, film))
+    return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet))
+
+
+def stream_file(engine: Engine, clip: AudioClip, output_path: Path, realtime: bool) -> None:
+    """The mono mix of ``clip`` through ``engine`` (built for the clip's rate), written to ``output_path``."""
+    out = stream_array(engine, clip.samples.mean(axis=0), realtime)
+    write_audio(output_path, out[None], clip.sample_rate_hz, clip.subtype)
+    print(_status(engine), file=sys.stderr)
+
+
+def stream_devices(engine: Engine, input_device: str | None, output_device: str | None, seconds: float | None) -> None:
+    """Run live until ``seconds`` pass or Ctrl-C, printing the engine's figures every second."""
+    stream = DuplexStream(engine, find_device(input_device, "input"), find_device(output_device, "output"))
+    stream.start()
+    started = time.monotonic()
+    try:
+        while seconds is None or time.monotonic() - started < seconds:
+            time.sleep(STATUS_PERIOD_S)
+            print(_status(engine), file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.stop()
+
+
+def _status(engine: Engine) -> str:
+    s = engine.stats.snapshot()
+    return (
+        f"rtf {s['rtf']:.2f}  hop p50 {s['hop_ms_p50']:.1f} ms p99 {s['hop_ms_p99']:.1f} ms  "
+        f"dropouts {s['dropouts']}  dropped hops {s['dropped_hops']}  xruns {s['input_xruns']}/{s['output_xruns']}  "
+        f"latency {engine.latency_ms:.0f} ms (measured {s['measured_latency_ms']:.0f} ms)"
+    )

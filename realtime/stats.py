@@ -1,0 +1,57 @@
+"""Live measurements of the engine: callback time against its budget, time per hop, real-time
+factor, dropouts, dropped hops and device xruns. Preallocated; the callback only stores numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HISTORY = 2048
+
+
+@dataclass
+class EngineStats:
+    hop_duration_s: float
+    callbacks: int = 0
+    callbacks_over_budget: int = 0
+    callback_max_s: float = 0.0
+    dropouts: int = 0
+    dropped_hops: int = 0
+    input_xruns: int = 0
+    output_xruns: int = 0
+    hops: int = 0
+    measured_latency_s: float = float("nan")
+    input_peak: float = 0.0
+    output_peak: float = 0.0
+    _hop_times: np.ndarray = field(default_factory=lambda: np.full(HISTORY, np.nan))
+
+    def record_callback(self, frames: int, seconds: float, rate_hz: int | None = None) -> None:
+        self.callbacks += 1
+        self.callback_max_s = max(self.callback_max_s, seconds)
+        if rate_hz and seconds > frames / rate_hz:
+            self.callbacks_over_budget += 1
+
+    def record_hops(self, hops: int, seconds: float) -> None:
+        for _ in range(hops):
+            self._hop_times[self.hops % HISTORY] = seconds / hops
+            self.hops += 1
+
+    def snapshot(self) -> dict[str, float]:
+        """Current figures: hop time percentiles (ms), real-time factor, counters."""
+        times = self._hop_times[~np.isnan(self._hop_times)]
+        p50, p99 = (np.percentile(times, [50, 99]) * 1000) if len(times) else (np.nan, np.nan)
+        return {
+            "hop_ms_p50": float(p50),
+            "hop_ms_p99": float(p99),
+            "rtf": float(np.mean(times) / self.hop_duration_s) if len(times) else float("nan"),
+            "hops": self.hops,
+            "dropouts": self.dropouts,
+            "dropped_hops": self.dropped_hops,
+            "callbacks": self.callbacks,
+            "callbacks_over_budget": self.callbacks_over_budget,
+            "callback_max_ms": 1000 * self.callback_max_s,
+            "input_xruns": self.input_xruns,
+            "output_xruns": self.output_xruns,
+            "measured_latency_ms": 1000 * self.measured_latency_s,
+        }

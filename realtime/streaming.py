@@ -1,0 +1,167 @@
+"""Block-streaming separation at 32 kHz: ``feed`` any number of samples, ``flush`` the rest, ``reset``.
+
+Every hop of ``H`` new samples, the network runs on the last ``W`` samples of context. Of its output,
+the region that ends ``L`` samples (the look-ahead) before the newest input is kept: ``H + X`` samples
+weighted by a window whose fades over ``X`` (the crossfade) sum to one with the neighbouring hops,
+and overlap-added. Output is aligned with the input (output sample ``i`` estimates input sample
+``i``) and is final ``L + X`` samples behind the newest input; a sample waits at most ``H + L + X``
+samples from arrival to release: that is the algorithmic latency.
+
+A change of query applies from the next hop and is crossfaded over ``X``. The output is the estimated
+target; mixing with the dry signal is done at the device rate by :mod:`realtime.engine`. State is
+explicit attributes; nothing here is threaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models.config import MODEL_SAMPLE_RATE_HZ
+from models.resunet import FilmOffsets, ResUNet30
+
+
+@dataclass(frozen=True)
+class SpectralFrames:
+    """What the newest hop looked like, for live views: ``(frames, 1025)`` each, frames of 10 ms.
+
+    ``input_magnitude`` is the mixture's STFT magnitude, ``mask`` the magnitude mask (0..1) the network
+    applied; ``hop_index`` counts hops so that a viewer can tell new frames from ones it has shown.
+    """
+
+    hop_index: int
+    input_magnitude: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Window, hop, look-ahead and crossfade in samples at 32 kHz.
+
+    The default window of 127 hops + 1 gives 128 STFT frames, which the U-Net needs without padding.
+    """
+
+    window_samples: int = 127 * 320
+    hop_samples: int = 3200
+    lookahead_samples: int = 3200
+    crossfade_samples: int = 3200
+
+    def __post_init__(self) -> None:
+        if not 0 < self.crossfade_samples <= self.hop_samples:
+            raise ValueError("the crossfade must be positive and at most one hop")
+        if self.window_samples < self.hop_samples + self.crossfade_samples + self.lookahead_samples:
+            raise ValueError("the window must hold the hop, the crossfade and the look-ahead")
+
+    @property
+    def latency_samples(self) -> int:
+        """Algorithmic latency: the longest wait of a sample from arrival to release."""
+        return self.hop_samples + self.lookahead_samples + self.crossfade_samples
+
+    @property
+    def latency_ms(self) -> float:
+        return 1000.0 * self.latency_samples / MODEL_SAMPLE_RATE_HZ
+
+
+def crossfade_window(length: int, crossfade: int) -> np.ndarray:
+    """``(length,)`` float32: raised-cosine fade-in and fade-out over ``crossfade``, flat between.
+
+    Consecutive windows overlapping by ``crossfade`` sum to exactly one.
+    """
+    window = np.ones(length, dtype=np.float32)
+    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(crossfade) + 0.5) / crossfade)).astype(np.float32)
+    window[:crossfade] = ramp
+    window[-crossfade:] = ramp[::-1]
+    return window
+
+
+class StreamingSeparator:
+    """The streaming core: holds context, runs one forward pass per hop, overlap-adds the output."""
+
+    def __init__(self, net: ResUNet30, film: FilmOffsets, settings: StreamSettings = StreamSettings()) -> None:
+        self.net = net.eval()
+        self.settings = settings
+        self.film = film
+        self.infer = True  # False: keep the context moving but skip the network (output silence)
+        self.latest: SpectralFrames | None = None  # replaced (never mutated) once per hop
+        s = settings
+        self._region = s.hop_samples + s.crossfade_samples
+        self._window = crossfade_window(self._region, s.crossfade_samples)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all audio: the next sample fed is sample 0 of a new stream."""
+        s = self.settings
+        self.context = np.zeros(s.window_samples, dtype=np.float32)
+        self.pending = np.zeros(0, dtype=np.float32)  # input not yet part of a hop
+        self.samples_in = 0  # input samples that are part of a processed hop
+        self.samples_out = 0  # output samples released
+        length = s.window_samples + self._region
+        self.accumulator = np.zeros(length, dtype=np.float32)  # indexed from self.samples_out
+        self.weights = np.zeros(length, dtype=np.float32)
+
+    def set_condition(self, film: FilmOffsets) -> None:
+        """Swap the query's FiLM offsets; used from the next hop (a reference swap, atomic)."""
+        self.film = film
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        """Take ``(n,)`` float32 input at 32 kHz; return the output samples released by it."""
+        self.pending = np.concatenate([self.pending, samples.astype(np.float32, copy=False)])
+        released = []
+        hop = self.settings.hop_samples
+        while len(self.pending) >= hop:
+            released.append(self._process_hop(self.pending[:hop]))
+            self.pending = self.pending[hop:]
+        return np.concatenate(released) if released else np.zeros(0, dtype=np.float32)
+
+    def flush(self) -> np.ndarray:
+        """Release everything still held, by feeding silence: the total output equals the total input.
+
+        The stream ends here; ``reset`` before feeding a new one.
+        """
+        total = self.samples_in + len(self.pending)
+        already = self.samples_out
+        pieces = [np.zeros(0, dtype=np.float32)]
+        while self.samples_out < total:
+            pieces.append(self.feed(np.zeros(self.settings.hop_samples - len(self.pending), dtype=np.float32)))
+        return np.concatenate(pieces)[: total - already]
+
+    def _process_hop(self, hop_samples: np.ndarray) -> np.ndarray:
+        s = self.settings
+        self.context = np.concatenate([self.context[s.hop_samples :], hop_samples])
+        self.samples_in += s.hop_samples
+        estimate = self._estimate(self.context)
+        # Output region [end - L - H - X, end - L) in stream positions, end = self.samples_in.
+        start_in_window = s.window_samples - s.lookahead_samples - self._region
+        region_start = self.samples_in - s.lookahead_samples - self._region
+        offset = region_start - self.samples_out
+        piece, weights = estimate[start_in_window:][: self._region] * self._window, self._window
+        skip = max(0, -region_start)  # before the stream began
+        self.accumulator[offset + skip : offset + self._region] += piece[skip:]
+        self.weights[offset + skip : offset + self._region] += weights[skip:]
+        ready = max(0, region_start + s.hop_samples - self.samples_out)
+        return self._release(ready)
+
+    def _release(self, count: int) -> np.ndarray:
+        if count == 0:
+            return np.zeros(0, dtype=np.float32)
+        out = self.accumulator[:count] / np.maximum(self.weights[:count], 1e-12)
+        for buffer in (self.accumulator, self.weights):
+            buffer[:-count] = buffer[count:].copy()
+            buffer[-count:] = 0.0
+        self.samples_out += count
+        return out
+
+    @torch.inference_mode()
+    def _estimate(self, window: np.ndarray) -> np.ndarray:
+        if not self.infer:
+            return np.zeros_like(window)
+        device = self.net.stft.window.device
+        waveform, magnitude, mask = self.net.separate_with_spectra(torch.from_numpy(window)[None, None].to(device), self.film)
+        s = self.settings
+        newest = slice(-(s.lookahead_samples + s.hop_samples) // 320 - 1, -s.lookahead_samples // 320 - 1)
+        self.latest = SpectralFrames(
+            self.samples_in // s.hop_samples, magnitude[0, 0, newest].cpu().numpy(), mask[0, 0, newest].cpu().numpy()
+        )
+        return waveform[0, 0].cpu().numpy()

@@ -1,0 +1,46 @@
+"""Default stream settings chosen by measuring the model on the device in use."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ
+from models.resunet import FilmOffsets, ResUNet30
+from realtime.streaming import StreamSettings
+
+DEFAULT_WINDOW_SAMPLES = 127 * HOP_LENGTH  # 128 STFT frames: no padding inside the U-Net
+MIN_HOP_SAMPLES = 16 * HOP_LENGTH  # 50 ms
+MAX_HOP_SAMPLES = 160 * HOP_LENGTH  # 1.6 s: beyond this the machine is too slow or busy to stream
+HEADROOM = 2.0  # a hop lasts at least twice the measured forward pass
+
+
+@torch.inference_mode()
+def forward_time_s(net: ResUNet30, film: FilmOffsets, window_samples: int, repeats: int = 5) -> float:
+    """Median wall time of one streaming forward pass (after one warm-up)."""
+    device = net.stft.window.device
+    window = torch.zeros(1, 1, window_samples, device=device)
+    times = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        net.separate(window, film)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return sorted(times[1:])[repeats // 2]
+
+
+def settings_for_hop(hop_samples: int) -> StreamSettings:
+    """Hop = look-ahead = crossfade = ``hop_samples``, with a window of at least the default."""
+    window = max(DEFAULT_WINDOW_SAMPLES, 3 * hop_samples + 32 * HOP_LENGTH)
+    return StreamSettings(window, hop_samples, hop_samples, hop_samples)
+
+
+def recommended_settings(net: ResUNet30, film: FilmOffsets) -> StreamSettings:
+    """Hop = look-ahead = crossfade = the smallest multiple of 10 ms lasting ``HEADROOM`` forward passes
+    (between 50 ms and 1.6 s)."""
+    needed = HEADROOM * forward_time_s(net, film, DEFAULT_WINDOW_SAMPLES) * MODEL_SAMPLE_RATE_HZ
+    hop = min(MAX_HOP_SAMPLES, max(MIN_HOP_SAMPLES, HOP_LENGTH * math.ceil(needed / HOP_LENGTH)))
+    return settings_for_hop(hop)
