@@ -1,0 +1,1 @@
+"""The desktop app (PyQt6 + pyqtgraph): a client of realtime.live_session."""

@@ -1,0 +1,276 @@
+"""The main window: pick devices, type what to hear, hear it live, see the spectrogram and the mask.
+
+The window steers a :class:`realtime.live_session.LiveSession` and polls it on a timer; it never runs
+model code and never waits on the engine. Settings persist with QSettings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QButtonGroup, QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
+    QMessageBox, QProgressBar, QPushButton, QRadioButton, QSlider, QVBoxLayout, QWidget,
+)
+
+from models.config import MODEL_SAMPLE_RATE_HZ
+from models.separator import Separator, default_checkpoint, official_checkpoint
+from realtime.audio_io import list_devices
+from realtime.live_session import LiveSession, StreamChoice, peak_db
+
+VIEW_FPS = 30
+QUERY_SETTLE_MS = 700
+HISTORY_COLUMNS = 400  # 4 s of 10 ms frames
+DISPLAY_BINS = 256
+RECENT_QUERIES = 12
+RATES_HZ = (32_000, 44_100, 48_000)
+HOPS_MS = (50, 100, 200, 400, 800)
+
+
+class SpectrogramView:
+    """A scrolling image of (time, frequency) with a frequency axis in Hz."""
+
+    def __init__(self, plot: pg.PlotItem, title: str, levels: tuple[float, float], colormap: str) -> None:
+        plot.setTitle(title)
+        plot.setLabel("left", "frequency", units="Hz")
+        plot.setLabel("bottom", "time", units="s")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get(colormap))
+        self.image.setLevels(levels)
+        plot.addItem(self.image)
+        self.data = np.full((DISPLAY_BINS, HISTORY_COLUMNS), levels[0], dtype=np.float32)
+        seconds = HISTORY_COLUMNS * 0.01
+        self.image.setRect(-seconds, 0, seconds, MODEL_SAMPLE_RATE_HZ / 2)
+        self.image.setImage(self.data, autoLevels=False)
+
+    def push(self, columns: np.ndarray) -> None:
+        """Append ``(frames, DISPLAY_BINS)`` columns on the right."""
+        n = min(len(columns), HISTORY_COLUMNS)
+        self.data = np.roll(self.data, -n, axis=1)
+        self.data[:, -n:] = columns[-n:].T
+        self.image.setImage(self.data, autoLevels=False)
+
+
+def _display(magnitude: np.ndarray) -> np.ndarray:
+    """(frames, 1025) linear magnitude -> (frames, 256) in dB (presentation only)."""
+    bins = magnitude[:, : DISPLAY_BINS * 4].reshape(len(magnitude), DISPLAY_BINS, 4).mean(axis=2)
+    return 20 * np.log10(np.maximum(bins, 1e-5))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: LiveSession, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.settings = settings or QSettings("lass-live", "lass-live")
+        self.setWindowTitle("lass-live — separate anything you describe")
+        self._last_hop = -1
+        self._shown_error: str | None = None
+        self._loading_name: str | None = None
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(self._build_io_row())
+        layout.addLayout(self._build_query_row())
+        layout.addLayout(self._build_model_row())
+        layout.addWidget(self._build_views(), stretch=1)
+        self.status = QLabel("stopped")
+        self.warning = QLabel("")
+        self.warning.setStyleSheet("color: #c0392b")
+        layout.addWidget(self.status)
+        layout.addWidget(self.warning)
+        self.setCentralWidget(central)
+        self._shortcuts()
+        self._restore()
+        self.debounce = QTimer(self, singleShot=True, interval=QUERY_SETTLE_MS, timeout=self._query_settled)
+        self.timer = QTimer(self, interval=1000 // VIEW_FPS, timeout=self.refresh)
+        self.timer.start()
+
+    # --- layout -----------------------------------------------------------------------
+    def _build_io_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.input_device, self.output_device, self.rate = QComboBox(), QComboBox(), QComboBox()
+        for device in list_devices():
+            label = f"{device.index}: {device.name} ({device.default_rate_hz:.0f} Hz)"
+            if device.max_input_channels:
+                self.input_device.addItem(label, device.index)
+            if device.max_output_channels:
+                self.output_device.addItem(label, device.index)
+        default_rates = [int(d.default_rate_hz) for d in list_devices() if d.max_input_channels]
+        for rate in sorted(set(RATES_HZ) | set(default_rates)):
+            self.rate.addItem(f"{rate} Hz", rate)
+        if default_rates:  # the device's own rate is the one that opens
+            self.rate.setCurrentIndex(self.rate.findData(default_rates[0]))
+        self.hop = QComboBox()
+        self.hop.addItem("hop: auto", None)
+        for hop_ms in HOPS_MS:
+            self.hop.addItem(f"hop {hop_ms} ms", hop_ms)
+        self.input_file_button = QPushButton("Play a file as input…", clicked=self._choose_input_file)
+        self.input_file: Path | None = None
+        self.start_button = QPushButton("Start", clicked=self.toggle_running)
+        self.bypass = QCheckBox("Bypass", toggled=lambda on: self.session.set_controls(bypass=on))
+        for widget in (QLabel("In"), self.input_device, QLabel("Out"), self.output_device, self.rate, self.hop,
+                       self.input_file_button, self.start_button, self.bypass):
+            row.addWidget(widget)
+        return row
+
+    def _build_query_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.query = QComboBox(editable=True)
+        self.query.setMinimumWidth(260)
+        self.query.lineEdit().setPlaceholderText("describe the sound, e.g. dog barking")
+        self.query.lineEdit().textEdited.connect(lambda _: self.debounce.start())
+        self.query.activated.connect(lambda _: self._query_settled())
+        self.query_state = QLabel("")
+        self.isolate, self.remove = QRadioButton("Isolate"), QRadioButton("Remove")
+        self.isolate.setChecked(True)
+        modes = QButtonGroup(self)
+        modes.addButton(self.isolate)
+        modes.addButton(self.remove)
+        self.remove.toggled.connect(lambda on: self.session.set_controls(remove=on))
+        self.wet = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=100)
+        self.wet.valueChanged.connect(lambda v: self.session.set_controls(wet=v / 100))
+        self.gain = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=200, value=100)
+        self.gain.valueChanged.connect(lambda v: self.session.set_controls(output_gain=v / 100))
+        for widget in (QLabel("Query"), self.query, self.query_state, self.isolate, self.remove,
+                       QLabel("Dry/wet"), self.wet, QLabel("Gain"), self.gain):
+            row.addWidget(widget)
+        return row
+
+    def _build_model_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.model_label = QLabel(f"Model: {self.session.model_name}")
+        self.loading = QProgressBar(minimum=0, maximum=0, visible=False)
+        row.addWidget(self.model_label)
+        row.addWidget(QPushButton("Bundled default", clicked=lambda: self.load_model(None)))
+        row.addWidget(QPushButton("Official checkpoint…", clicked=self._choose_checkpoint))
+        row.addWidget(QPushButton("Download official", clicked=lambda: self._load(lambda: Separator.from_checkpoint(official_checkpoint()), "official (hub)")))
+        row.addWidget(self.loading)
+        self.record = QPushButton("Record", checkable=True, toggled=self._toggle_recording)
+        row.addWidget(self.record)
+        return row
+
+    def _build_views(self) -> QWidget:
+        box = QWidget()
+        grid = QGridLayout(box)
+        graphics = pg.GraphicsLayoutWidget()
+        self.input_view = SpectrogramView(graphics.addPlot(row=0, col=0), "input", (-80, 0), "viridis")
+        self.mask_view = SpectrogramView(graphics.addPlot(row=1, col=0), "mask", (0, 1), "magma")
+        self.output_view = SpectrogramView(graphics.addPlot(row=2, col=0), "output", (-80, 0), "viridis")
+        self.level = QProgressBar(minimum=-60, maximum=0, orientation=Qt.Orientation.Vertical, textVisible=False)
+        grid.addWidget(graphics, 0, 0)
+        grid.addWidget(self.level, 0, 1)
+        return box
+
+    def _shortcuts(self) -> None:
+        QShortcut(QKeySequence("Ctrl+Space"), self, activated=self.toggle_running)
+        QShortcut(QKeySequence("Ctrl+B"), self, activated=self.bypass.toggle)
+        QShortcut(QKeySequence("Ctrl+L"), self, activated=lambda: self.query.setFocus())
+
+    # --- actions ----------------------------------------------------------------------
+    def toggle_running(self) -> None:
+        if self.session.running:
+            self.session.stop()
+        else:
+            try:
+                self.session.start(StreamChoice(self.input_device.currentData(), self.output_device.currentData(),
+                                                self.rate.currentData(), input_file=self.input_file,
+                                                hop_ms=self.hop.currentData()))
+            except Exception as error:  # a device that cannot open is the user's to fix
+                QMessageBox.critical(self, "Cannot start audio", f"{error}\n\nPick other devices or another sample rate.")
+        self.start_button.setText("Stop" if self.session.running else "Start")
+
+    def _query_settled(self) -> None:
+        text = self.query.currentText().strip()
+        if text and text != self.session.query_text:
+            self.session.set_query(text)
+            if self.query.findText(text) < 0:
+                self.query.insertItem(0, text)
+                while self.query.count() > RECENT_QUERIES:
+                    self.query.removeItem(self.query.count() - 1)
+
+    def load_model(self, checkpoint: Path | None) -> None:
+        name = "bundled default" if checkpoint is None else checkpoint.name
+        self._load(lambda: Separator.from_checkpoint(checkpoint), name)
+
+    def _load(self, load, name: str) -> None:
+        self._loading_name = name
+        self.loading.setVisible(True)
+        self.session.load_model(load, name)
+
+    def _choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Official AudioSep checkpoint", "", "Checkpoints (*.ckpt *.pt *.safetensors)")
+        if path:
+            self.load_model(Path(path))
+
+    def _choose_input_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Play a file as input", "", "Audio (*.wav *.flac *.ogg *.mp3)")
+        self.input_file = Path(path) if path else None
+        self.input_file_button.setText(Path(path).name if path else "Play a file as input…")
+
+    def _toggle_recording(self, on: bool) -> None:
+        if on and self.session.running:
+            folder = Path(self.settings.value("record_folder", str(Path.home() / "lass-recordings")))
+            self.session.start_recording(folder)
+        elif not on:
+            paths = self.session.stop_recording()
+            if paths:
+                self.status.setText("recorded " + ", ".join(str(p) for p in paths))
+        else:
+            self.record.setChecked(False)
+
+    # --- the view timer ---------------------------------------------------------------
+    def refresh(self) -> None:
+        status = self.session.status()
+        self.model_label.setText(f"Model: {status['model']}")
+        error = self.session.model_error
+        if self._loading_name is not None and (status["model"] == self._loading_name or error):
+            self._loading_name = None
+            self.loading.setVisible(False)
+        if error and error != self._shown_error:
+            self._shown_error = error
+            QMessageBox.warning(self, "Model not loaded", f"{error}\n\nThe previous model keeps running.")
+        if not status["running"]:
+            return
+        self.query_state.setText({"encoding": "encoding…", "active": "active", "error": "error"}.get(status["query_state"], ""))
+        self.status.setText(
+            f"{status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
+            f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "
+            f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
+        )
+        self.warning.setText(status["warning"] or "")
+        self.level.setValue(int(max(-60, peak_db(status["output_peak"]))))
+        frames = self.session.frames()
+        if frames is not None and frames.hop_index != self._last_hop:
+            self._last_hop = frames.hop_index
+            self.input_view.push(_display(frames.input_magnitude))
+            self.mask_view.push(frames.mask[:, : DISPLAY_BINS * 4].reshape(len(frames.mask), DISPLAY_BINS, 4).mean(axis=2))
+            self.output_view.push(_display(frames.input_magnitude * frames.mask))
+
+    # --- settings ---------------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.settings
+        for combo, key in ((self.input_device, "input_device"), (self.output_device, "output_device"), (self.rate, "rate"), (self.hop, "hop")):
+            index = combo.findText(str(s.value(key, "")))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        for text in s.value("recent_queries", []) or []:
+            self.query.addItem(text)
+        self.wet.setValue(int(s.value("wet", 100)))
+        self.gain.setValue(int(s.value("gain", 100)))
+        self.remove.setChecked(s.value("mode", "isolate") == "remove")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        s = self.settings
+        s.setValue("input_device", self.input_device.currentText())
+        s.setValue("output_device", self.output_device.currentText())
+        s.setValue("rate", self.rate.currentText())
+        s.setValue("hop", self.hop.currentText())
+        s.setValue("recent_queries", [self.query.itemText(i) for i in range(self.query.count())])
+        s.setValue("wet", self.wet.value())
+        s.setValue("gain", self.gain.value())
+        s.setValue("mode", "remove" if self.remove.isChecked() else "isolate")
+        self.session.stop()
+        super().closeEvent(event)
