@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from training.train import add_arguments as add_train_arguments
 
     add_train_arguments(commands.add_parser("train", help="train or fine-tune a model (PyTorch Lightning)"))
-    add_eval_arguments(commands.add_parser("eval", help="SDR/SI-SDR(i) of a model on a generated set or list"))
+    evaluate = commands.add_parser("eval", help="SDR/SI-SDR(i) of a model on a generated set or list")
+    add_eval_arguments(evaluate)
+    _model_arguments(evaluate)
 
     stream = commands.add_parser("stream", help="separate live input (devices) or a file through the real-time engine")
     query = stream.add_mutually_exclusive_group()
@@ -129,7 +131,7 @@ def run_embed(args: argparse.Namespace) -> None:
 
 def load_separator(args: argparse.Namespace) -> Separator:
     checkpoint = official_checkpoint() if args.official else args.checkpoint
-    return Separator.from_checkpoint(checkpoint, getattr(args, "clap_checkpoint", None), args.tokenizer)
+    return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer)
 
 
 def run_stream(args: argparse.Namespace) -> None:

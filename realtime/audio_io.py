@@ -46,8 +46,30 @@ def find_device(name_or_index: str | int | None, kind: str) -> int | None:
     raise ValueError(f"no {kind} device matches {name_or_index!r}; devices: {names}")
 
 
-class DuplexStream:
-    """Runs ``engine`` on a PortAudio duplex stream; ``start``/``stop`` also start/stop the worker."""
+class _EngineStream:
+    """A PortAudio stream driving an engine; ``start``/``stop`` also start/stop the engine's worker."""
+
+    engine: Engine
+    stream: object
+
+    @property
+    def device_latency_s(self) -> float:
+        """PortAudio's reported latency of the open stream (input + output for a duplex stream)."""
+        latency = self.stream.latency
+        return float(sum(latency)) if isinstance(latency, tuple) else float(latency)
+
+    def start(self) -> None:
+        self.engine.start()
+        self.stream.start()
+
+    def stop(self) -> None:
+        self.stream.stop()
+        self.stream.close()
+        self.engine.stop()
+
+
+class DuplexStream(_EngineStream):
+    """Runs ``engine`` on a PortAudio duplex stream."""
 
     def __init__(self, engine: Engine, input_device: int | None = None, output_device: int | None = None,
                  channels: tuple[int, int] = (1, 2)) -> None:
@@ -80,23 +102,8 @@ class DuplexStream:
         device_s = time_info.outputBufferDacTime - time_info.inputBufferAdcTime
         stats.measured_latency_s = device_s + self.engine.latency_samples / self.engine.settings.device_rate_hz
 
-    @property
-    def device_latency_s(self) -> float:
-        """PortAudio's reported input + output latency of the open stream."""
-        latency = self.stream.latency
-        return float(sum(latency)) if isinstance(latency, tuple) else float(latency)
 
-    def start(self) -> None:
-        self.engine.start()
-        self.stream.start()
-
-    def stop(self) -> None:
-        self.stream.stop()
-        self.stream.close()
-        self.engine.stop()
-
-
-class FileInputStream:
+class FileInputStream(_EngineStream):
     """A file (looped) stands in for the microphone: an output-only PortAudio stream whose callback
     takes the next block of the file as the engine's input. Paced by the sound card."""
 
@@ -125,16 +132,3 @@ class FileInputStream:
         self.position += frames
         self.engine.process_block(mono_in, mono_out)
         outdata[:] = mono_out[:, None]
-
-    @property
-    def device_latency_s(self) -> float:
-        return float(self.stream.latency)
-
-    def start(self) -> None:
-        self.engine.start()
-        self.stream.start()
-
-    def stop(self) -> None:
-        self.stream.stop()
-        self.stream.close()
-        self.engine.stop()

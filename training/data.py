@@ -143,6 +143,8 @@ class Mixtures(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < self.length:
+            raise IndexError(f"mixture {index} of {self.length}")
         rng = np.random.default_rng([self.seed, self.split_id, index])
         labels = self.pool.labels
         target_label = labels[index % len(labels)] if self.balanced else labels[int(rng.integers(len(labels)))]

@@ -31,10 +31,7 @@ EVAL_SEGMENT_SAMPLES = 2 * MODEL_SAMPLE_RATE_HZ
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--checkpoint", type=Path, help="model to evaluate (default: the bundled model)")
-    choice.add_argument("--official", action="store_true", help="evaluate the official AudioSep model")
-    parser.add_argument("--tokenizer", type=Path, help="roberta-base tokenizer folder (official model)")
+    """Data and output arguments; the model arguments are the command line's (cli.main)."""
     parser.add_argument("--mixtures", type=Path, help="CSV of mixture,target,caption (default: generated set)")
     parser.add_argument("--per-class", type=int, default=20, help="generated mixtures per class and SNR")
     parser.add_argument("--snr", type=float, nargs="+", default=list(DEFAULT_SNRS_DB), help="generated SNRs (dB)")
@@ -48,8 +45,8 @@ def generated_items(per_class: int, snrs_db: list[float], captions: str, seed: i
     config = MixConfig(segment_samples=EVAL_SEGMENT_SAMPLES)
     for snr_index, snr_db in enumerate(snrs_db):
         data = Mixtures(pool, per_class * len(pool.labels), seed + snr_index, "heldout", config, snr_db, True, 2)
-        for item in data:
-            yield {**item, "snr_db": snr_db}
+        for index in range(len(data)):
+            yield {**data[index], "snr_db": snr_db}
 
 
 def listed_items(csv_path: Path) -> Iterator[dict]:
