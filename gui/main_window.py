@@ -44,8 +44,8 @@ class SpectrogramView:
         plot.addItem(self.image)
         self.data = np.full((DISPLAY_BINS, HISTORY_COLUMNS), levels[0], dtype=np.float32)
         seconds = HISTORY_COLUMNS * 0.01
-        self.image.setRect(-seconds, 0, seconds, MODEL_SAMPLE_RATE_HZ / 2)
         self.image.setImage(self.data, autoLevels=False)
+        self.image.setRect(-seconds, 0, seconds, MODEL_SAMPLE_RATE_HZ / 2)  # after the image: x in s, y in Hz
 
     def push(self, columns: np.ndarray) -> None:
         """Append ``(frames, DISPLAY_BINS)`` columns on the right."""
@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
         graphics = pg.GraphicsLayoutWidget()
         self.input_view = SpectrogramView(graphics.addPlot(row=0, col=0), "input", (-80, 0), "viridis")
         self.mask_view = SpectrogramView(graphics.addPlot(row=1, col=0), "mask", (0, 1), "magma")
-        self.output_view = SpectrogramView(graphics.addPlot(row=2, col=0), "output", (-80, 0), "viridis")
+        self.output_view = SpectrogramView(graphics.addPlot(row=2, col=0), "separated target (input x mask)", (-80, 0), "viridis")
         self.level = QProgressBar(minimum=-60, maximum=0, orientation=Qt.Orientation.Vertical, textVisible=False)
         grid.addWidget(graphics, 0, 0)
         grid.addWidget(self.level, 0, 1)

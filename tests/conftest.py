@@ -22,19 +22,6 @@ def jack():
 
 
 @pytest.fixture(scope="session")
-def minilm_bundle(tmp_path_factory):
-    """A narrow separation net with the MiniLM query net, as a bundle (a stand-in for the default)."""
-    from models.config import SeparationConfig
-    from models.loading import save_bundle
-    from models.minilm import QUERY_KIND, MiniLmQueryNet
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("minilm") / "small-minilm.safetensors"
-    save_bundle(path, ResUNet30(SeparationConfig(width=0.125)).eval(), MiniLmQueryNet().bundle_state(), QUERY_KIND)
-    return path
-
-
-@pytest.fixture(scope="session")
 def official_separation_state():
     return fixtures.official_separation_state()
 

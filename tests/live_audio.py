@@ -69,12 +69,15 @@ class LoopbackTester:
         self.in_port = self.client.inports.register("in")
         self.client.set_process_callback(self._process)
         self.client.activate()
-        for source in self.client.get_all_connections(f"{app_client}:in_0"):
-            self.client.disconnect(source, f"{app_client}:in_0")
-        for target in self.client.get_all_connections(f"{app_client}:out_0"):
-            self.client.disconnect(f"{app_client}:out_0", target)
-        self.client.connect(self.out_port, f"{app_client}:in_0")
-        self.client.connect(f"{app_client}:out_0", self.in_port)
+        # PortAudio numbers its ports per stream (in_0, in_1, ...): take the open stream's first ones.
+        app_in = self.client.get_ports(f"^{app_client}:", is_audio=True, is_input=True)[0]
+        app_out = self.client.get_ports(f"^{app_client}:", is_audio=True, is_output=True)[0]
+        for source in self.client.get_all_connections(app_in):
+            self.client.disconnect(source, app_in)
+        for target in self.client.get_all_connections(app_out):
+            self.client.disconnect(app_out, target)
+        self.client.connect(self.out_port, app_in)
+        self.client.connect(app_out, self.in_port)
 
     def _process(self, frames: int) -> None:
         start = min(self.position, len(self.signal))

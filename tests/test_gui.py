@@ -8,7 +8,8 @@ import pytest
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QMessageBox
 
-from models.separator import Separator
+from audio.files import read_audio, resample
+from models.separator import Separator, default_checkpoint
 from realtime.live_session import LiveSession
 from tests.live_audio import RATE_HZ, LoopbackTester
 
@@ -16,13 +17,13 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @pytest.fixture
-def window(qtbot, jack, minilm_bundle, tmp_path, monkeypatch):
+def window(qtbot, jack, tmp_path, monkeypatch):
     from gui.main_window import MainWindow
 
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
     monkeypatch.setattr(QMessageBox, "critical", lambda *args: warnings.append(args[2]))
-    session = LiveSession(Separator.from_checkpoint(minilm_bundle), "small test model")
+    session = LiveSession(Separator.from_checkpoint(default_checkpoint()), "bundled default")
     win = MainWindow(session, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
     win.resize(1100, 760)
@@ -32,9 +33,13 @@ def window(qtbot, jack, minilm_bundle, tmp_path, monkeypatch):
     session.stop()
 
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.wav"
+
+
 def _play_and_record(window, qtbot, seconds):
-    signal = (0.2 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * RATE_HZ)) / RATE_HZ)).astype(np.float32)
-    signal += (0.05 * np.random.default_rng(0).standard_normal(len(signal))).astype(np.float32)
+    clip = read_audio(EXAMPLE)
+    example = resample(clip.samples, clip.sample_rate_hz, RATE_HZ)[0]
+    signal = np.resize(example, int(seconds * RATE_HZ)).astype(np.float32)
     tester = LoopbackTester(signal)
     qtbot.waitUntil(lambda: tester.position >= len(signal), timeout=int(seconds * 1000) + 5000)
     return tester.wait()
@@ -46,10 +51,10 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     window.toggle_running()
     assert window.session.running, window.warnings
     updater = window.session.updater
-    qtbot.keyClicks(window.query.lineEdit(), "dog barking")
+    qtbot.keyClicks(window.query.lineEdit(), "a voice speaking")
     qtbot.wait(200)
     assert updater.encodings == 0  # still typing: nothing encoded yet
-    qtbot.waitUntil(lambda: updater.active_text == "dog barking", timeout=5000)
+    qtbot.waitUntil(lambda: updater.active_text == "a voice speaking", timeout=5000)
     qtbot.wait(1000)
     assert updater.encodings == 1  # exactly one embedding once the text settled
     assert window.query_state.text() == "active"
@@ -103,6 +108,6 @@ def test_bad_checkpoint_shows_an_error_and_the_model_keeps_running(window, qtbot
     window.load_model(bad)
     qtbot.waitUntil(lambda: bool(window.warnings), timeout=5000)
     assert "broken.ckpt" in window.warnings[0]
-    assert window.session.model_name == "small test model" and window.session.running
+    assert window.session.model_name == "bundled default" and window.session.running
     qtbot.wait(300)
     assert window.session.engine.stats.callbacks > callbacks  # still playing
