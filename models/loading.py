@@ -8,6 +8,7 @@ bundles hold ``ss_model.*`` and ``query_encoder.*`` with the model's shape in th
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -51,6 +52,9 @@ def save_bundle(path: Path, net: ResUNet30, query_state: StateDict, query_kind: 
     metadata = {"format": BUNDLE_FORMAT, "separation": json.dumps({"width": net.config.width}), "query_net": query_kind}
     tmp = Path(path).with_suffix(".part")
     save_file(tensors, str(tmp), metadata=metadata | extra)
+    mask = os.umask(0)
+    os.umask(mask)
+    tmp.chmod(0o666 & ~mask)  # safetensors creates files readable by the owner only
     tmp.replace(path)
 
 

@@ -65,6 +65,3 @@ class Recorder:
 
 def _part(path: Path) -> Path:
     return path.with_name(path.name + ".part")
-
-
-
