@@ -14,6 +14,21 @@ HOP_LENGTH = 320
 N_FREQ_BINS = N_FFT // 2 + 1
 CONDITION_DIM = 512
 
+# 127 hops + 1 = 128 STFT frames, a multiple of the U-Net's time downsampling (32): a segment of
+# this length needs no padding inside the network (1.27 s, the cost of 1 s).
+UNPADDED_SEGMENT_SAMPLES = 127 * HOP_LENGTH
+
+
+def ms_to_samples(ms: float) -> int:
+    """Milliseconds -> samples at the model rate."""
+    return int(round(ms * MODEL_SAMPLE_RATE_HZ / 1000))
+
+
+def samples_to_ms(samples: int) -> float:
+    """Samples at the model rate -> milliseconds."""
+    return 1000.0 * samples / MODEL_SAMPLE_RATE_HZ
+
+
 # The official AudioSep model sees at most this many samples in one forward pass (10 s).
 MAX_SEGMENT_SAMPLES = 10 * MODEL_SAMPLE_RATE_HZ
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from audio.files import read_audio, resample
+from models.config import ms_to_samples, samples_to_ms
 from models.separator import Separator
 from realtime.audio_io import DuplexStream, FileInputStream
 from realtime.engine import Controls, Engine, EngineSettings
@@ -70,7 +71,7 @@ class LiveSession:
         net = self.separator.separation_net
         with torch.inference_mode():
             film = net.film(self.separator.embed_texts([self.query_text]))
-        stream = recommended_settings(net, film) if choice.hop_ms is None else settings_for_hop(int(choice.hop_ms * 32))
+        stream = recommended_settings(net, film) if choice.hop_ms is None else settings_for_hop(ms_to_samples(choice.hop_ms))
         settings = EngineSettings(choice.rate_hz, choice.block_frames, stream)
         self.engine = Engine(net, film, settings, self.controls)
         self.updater = QueryUpdater(self.engine, lambda text: self.separator.embed_texts([text]), self.on_query_state)
@@ -144,7 +145,7 @@ class LiveSession:
         if stats["rtf"] > KEEP_UP_RTF or stats["dropped_hops"]:
             warning = (
                 f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): "
-                f"raise the hop above {settings.hop_samples / 32:.0f} ms or use a smaller model"
+                f"raise the hop above {samples_to_ms(settings.hop_samples):.0f} ms or use a smaller model"
             )
         device_latency = self.stream.device_latency_s if self.stream is not None else 0.0
         return stats | {
@@ -152,7 +153,7 @@ class LiveSession:
             "running": self.running,
             "device": "GPU" if engine.separator.net.stft.window.is_cuda else "CPU",
             "latency_ms": engine.latency_ms + 1000 * device_latency,
-            "hop_ms": settings.hop_samples / 32,
+            "hop_ms": samples_to_ms(settings.hop_samples),
             "input_peak": engine.stats.input_peak,
             "output_peak": engine.stats.output_peak,
             "query": self.updater.active_text if self.updater else None,

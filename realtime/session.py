@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from audio.files import AudioClip, write_audio
-from models.config import MODEL_SAMPLE_RATE_HZ
+from models.config import ms_to_samples
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.audio_io import DuplexStream, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
@@ -20,10 +20,6 @@ from realtime.tuning import recommended_settings
 
 __all__ = ["build_engine", "list_devices", "stream_devices", "stream_file"]
 STATUS_PERIOD_S = 1.0
-
-
-def _samples(ms: float) -> int:
-    return int(round(ms * MODEL_SAMPLE_RATE_HZ / 1000))
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -36,9 +32,9 @@ def pick_device(name: str = "auto") -> torch.device:
 def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:
     """The user's window/hop/look-ahead where given, the measured recommendation elsewhere."""
     auto = recommended_settings(net, film) if args.hop_ms is None or args.window_ms is None else None
-    hop = _samples(args.hop_ms) if args.hop_ms is not None else auto.hop_samples
-    lookahead = _samples(args.lookahead_ms) if args.lookahead_ms is not None else hop
-    window = _samples(args.window_ms) if args.window_ms is not None else max(auto.window_samples, 3 * hop + lookahead)
+    hop = ms_to_samples(args.hop_ms) if args.hop_ms is not None else auto.hop_samples
+    lookahead = ms_to_samples(args.lookahead_ms) if args.lookahead_ms is not None else hop
+    window = ms_to_samples(args.window_ms) if args.window_ms is not None else max(auto.window_samples, 3 * hop + lookahead)
     return StreamSettings(window_samples=window, hop_samples=hop, lookahead_samples=lookahead, crossfade_samples=hop)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.config import MODEL_SAMPLE_RATE_HZ
+from models.config import HOP_LENGTH, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
 
 
@@ -43,7 +43,7 @@ class StreamSettings:
     The default window of 127 hops + 1 gives 128 STFT frames, which the U-Net needs without padding.
     """
 
-    window_samples: int = 127 * 320
+    window_samples: int = UNPADDED_SEGMENT_SAMPLES
     hop_samples: int = 3200
     lookahead_samples: int = 3200
     crossfade_samples: int = 3200
@@ -61,7 +61,7 @@ class StreamSettings:
 
     @property
     def latency_ms(self) -> float:
-        return 1000.0 * self.latency_samples / MODEL_SAMPLE_RATE_HZ
+        return samples_to_ms(self.latency_samples)
 
 
 def crossfade_window(length: int, crossfade: int) -> np.ndarray:
@@ -160,7 +160,9 @@ class StreamingSeparator:
         device = self.net.stft.window.device
         waveform, magnitude, mask = self.net.separate_with_spectra(torch.from_numpy(window)[None, None].to(device), self.film)
         s = self.settings
-        newest = slice(-(s.lookahead_samples + s.hop_samples) // 320 - 1, -s.lookahead_samples // 320 - 1)
+        newest = slice(
+            -(s.lookahead_samples + s.hop_samples) // HOP_LENGTH - 1, -s.lookahead_samples // HOP_LENGTH - 1
+        )
         self.latest = SpectralFrames(
             self.samples_in // s.hop_samples, magnitude[0, 0, newest].cpu().numpy(), mask[0, 0, newest].cpu().numpy()
         )

@@ -7,11 +7,11 @@ import time
 
 import torch
 
-from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ
+from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.streaming import StreamSettings
 
-DEFAULT_WINDOW_SAMPLES = 127 * HOP_LENGTH  # 128 STFT frames: no padding inside the U-Net
+DEFAULT_WINDOW_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 MIN_HOP_SAMPLES = 16 * HOP_LENGTH  # 50 ms
 MAX_HOP_SAMPLES = 160 * HOP_LENGTH  # 1.6 s: beyond this the machine is too slow or busy to stream
 HEADROOM = 2.0  # a hop lasts at least twice the measured forward pass

@@ -8,7 +8,7 @@ import torch
 
 from audio.files import write_audio
 from cli.main import main
-from models.config import SeparationConfig
+from models.config import UNPADDED_SEGMENT_SAMPLES, SeparationConfig
 from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
 from training.data import FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
@@ -51,7 +51,7 @@ def test_generated_items_are_seeded_and_splits_differ():
     for sound in SOUND_CLASSES:
         assert not set(sound.train_captions) & set(sound.heldout_captions)
     item = data[0]
-    assert item["mixture"].shape == item["target"].shape == (1, 127 * 320)
+    assert item["mixture"].shape == item["target"].shape == (1, UNPADDED_SEGMENT_SAMPLES)
     assert item["caption"] in next(c.train_captions for c in SOUND_CLASSES if c.name == item["label"])
 
 
@@ -61,7 +61,7 @@ def test_folder_sources_from_captions_csv(tmp_path):
     (tmp_path / "captions.csv").write_text("file,caption\nclip0.wav,a low tone\nclip0.wav,low hum\nclip1.wav,mid tone\nclip2.wav,high tone\n")
     pool = FolderSources(tmp_path, tmp_path / "captions.csv")
     item = Mixtures(pool, 2, seed=0)[1]
-    assert item["mixture"].shape == (1, 127 * 320) and item["label"] in pool.labels
+    assert item["mixture"].shape == (1, UNPADDED_SEGMENT_SAMPLES) and item["label"] in pool.labels
     assert pool.captions_by_file["clip0.wav"] == ["a low tone", "low hum"]
 
 

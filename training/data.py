@@ -20,11 +20,10 @@ import torch
 from torch.utils.data import Dataset
 
 from audio.files import read_audio, resample
-from models.config import MODEL_SAMPLE_RATE_HZ
+from models.config import MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES
 from training.sources import SOUND_CLASSES
 
-# 127 hops + 1 = 128 frames: no padding inside the network.
-DEFAULT_SEGMENT_SAMPLES = 127 * 320
+DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 SPLITS = {"train": 0, "heldout": 1}
 EPS = 1e-8
 
