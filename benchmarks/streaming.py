@@ -1,11 +1,15 @@
 """Streaming benchmark: latency, real-time factor, hop time, CPU load, dropouts and agreement with
-offline separation, for each model and stream setting, in one run. Prints a table, writes JSON.
+offline separation, for each model, inference path and stream setting, in one run. Prints a table,
+writes JSON.
 
     python -m benchmarks.streaming --seconds 60 --out benchmarks/results/streaming.json
 
-Each setting runs the real engine paced like a sound card (``--seconds`` of audio in as many seconds
-of wall time) and, separately, as fast as possible on 10 s to compare with an offline pass.
-Runs during which other processes used the machine are marked ``quiet: false``.
+Each model runs twice, side by side: the reference forward (eager float32, as loaded) and the fast
+path the app uses (:mod:`models.fast_path`). Each setting runs the real engine paced like a sound card
+(``--seconds`` of audio in as many seconds of wall time) and, separately, as fast as possible on 10 s
+to compare with an offline pass of the same path. ``auto`` is what the app picks on this machine
+(:func:`realtime.tuning.recommended_settings`, measured per path). Runs during which other processes
+used the machine are marked ``quiet: false``.
 """
 
 from __future__ import annotations
@@ -20,15 +24,21 @@ import numpy as np
 import torch
 
 from benchmarks.machine import ForeignLoad, describe
-from models.config import MODEL_SAMPLE_RATE_HZ
+from models.config import MODEL_SAMPLE_RATE_HZ, samples_to_ms
+from models.fast_path import InferenceOptions, optimize_for_inference
+from models.loading import load_separation_net
 from models.resunet import ResUNet30
 from models.separator import Separator, default_checkpoint
 from realtime.engine import Engine, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
+from realtime.tuning import recommended_settings
 
-SETTINGS = {
-    "H100 L100 W1270 (default)": StreamSettings(40640, 3200, 3200, 3200),
+AUTO = "auto (measured)"
+OFFICIAL_SIZE = "official size (random weights)"
+SETTINGS: dict[str, StreamSettings | None] = {
+    AUTO: None,
+    "H100 L100 W1270": StreamSettings(40640, 3200, 3200, 3200),
     "H50 L50 W1270": StreamSettings(40640, 1600, 1600, 1600),
     "H200 L200 W2550": StreamSettings(81600, 6400, 6400, 6400),
 }
@@ -44,12 +54,17 @@ def _signal(seconds: float, rate: int) -> np.ndarray:
     return (0.05 * bursts + 0.1 * tones).astype(np.float32)
 
 
-def models(official_width_seed: bool) -> dict[str, tuple[ResUNet30, torch.Tensor]]:
-    default = Separator.from_checkpoint(default_checkpoint())
-    chosen = {"bundled default": (default.separation_net, default.embed_texts(["speech"]))}
-    if official_width_seed:
+def models(official_size: bool) -> dict[str, tuple[ResUNet30, torch.Tensor]]:
+    """Each model as loaded (the reference path) and on the fast path, with a condition."""
+    condition = Separator.from_checkpoint(default_checkpoint()).embed_texts(["speech"])
+    nets = {"bundled default": load_separation_net(default_checkpoint())}
+    if official_size:
         torch.manual_seed(0)
-        chosen["official size (random weights)"] = (ResUNet30().eval(), torch.nn.functional.normalize(torch.randn(1, 512), dim=-1))
+        nets[OFFICIAL_SIZE] = ResUNet30().eval()
+    chosen = {}
+    for name, net in nets.items():
+        chosen[f"{name}, reference"] = (net, condition)
+        chosen[f"{name}, fast path"] = (optimize_for_inference(net, InferenceOptions("cpu")), condition)
     return chosen
 
 
@@ -89,14 +104,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="paced run length per setting")
     parser.add_argument("--rate", type=int, default=48_000, help="device sample rate")
     parser.add_argument("--official-size", action="store_true", help="also the full-size model (random weights)")
+    parser.add_argument(
+        "--official-size-settings", nargs="+", choices=list(SETTINGS), default=[AUTO],
+        help="the settings to run the full-size model with (it cannot keep up with the small hops on CPU)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/streaming.json"))
     args = parser.parse_args()
     rows = []
     with torch.inference_mode():
         for model_name, (net, condition) in models(args.official_size).items():
             film = net.film(condition)
-            for setting_name, settings in SETTINGS.items():
-                row = {"model": model_name, "setting": setting_name}
+            for setting_name, fixed in SETTINGS.items():
+                if model_name.startswith(OFFICIAL_SIZE) and setting_name not in args.official_size_settings:
+                    continue
+                settings = fixed or recommended_settings(net, film)
+                row = {"model": model_name, "setting": setting_name, "hop_ms": samples_to_ms(settings.hop_samples)}
                 row |= paced_run(net, film, settings, args.seconds, args.rate)
                 row["agreement_db"] = agreement_db(net, film, settings)
                 rows.append(row)
@@ -108,7 +130,7 @@ def main() -> None:
 
 def _format(row: dict) -> str:
     return (
-        f"{row['model']:32s} {row['setting']:26s} latency {row['latency_ms']:6.0f} ms  rtf {row['rtf']:.2f}  "
+        f"{row['model']:44s} {row['setting']:16s} hop {row['hop_ms']:4.0f} ms  latency {row['latency_ms']:6.0f} ms  rtf {row['rtf']:.2f}  "
         f"hop p50/p99 {row['hop_ms_p50']:.0f}/{row['hop_ms_p99']:.0f} ms  cpu {row['cpu_load_cores']:.2f}  "
         f"dropouts {row['dropouts']}  vs offline {row['agreement_db']:.1f} dB  quiet {row['quiet']}"
     )

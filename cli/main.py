@@ -18,6 +18,7 @@ import torch
 from audio.files import AudioFileError, check_writable_format, read_audio, write_audio
 from models.clap import check_texts
 from models.errors import ModelLoadingError
+from models.fast_path import InferenceOptions
 from models.loading import condition_from_file
 from models.separator import Separator, official_checkpoint
 
@@ -30,6 +31,11 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     choice.add_argument("--official", action="store_true", help="official AudioSep weights (HF cache or download)")
     parser.add_argument("--clap-checkpoint", type=Path, help="laion-clap .pt, if the checkpoint has no query encoder")
     parser.add_argument("--tokenizer", type=Path, help="folder with the roberta-base tokenizer files")
+    parser.add_argument("--device", default="auto", help="torch device for the separation model: auto, cpu, cuda")
+    parser.add_argument(
+        "--precision", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
+        help="U-Net compute type (auto: bfloat16 where the hardware has it, else float32)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--hop-ms", type=float, help="hop (default: measured, 2x one forward pass)")
     stream.add_argument("--lookahead-ms", type=float, help="look-ahead (default: one hop)")
     stream.add_argument("--window-ms", type=float, help="model context (default: 1270 ms)")
-    stream.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda")
     stream.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
     stream.add_argument("--wet", type=float, default=1.0, help="dry/wet mix, 0..1")
     stream.add_argument("--seconds", type=float, help="live: stop after this long (default: until Ctrl-C)")
@@ -131,7 +136,8 @@ def run_embed(args: argparse.Namespace) -> None:
 
 def load_separator(args: argparse.Namespace) -> Separator:
     checkpoint = official_checkpoint() if args.official else args.checkpoint
-    return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer)
+    options = InferenceOptions(device=args.device, precision=args.precision)
+    return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer, options)
 
 
 def run_stream(args: argparse.Namespace) -> None:

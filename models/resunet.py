@@ -151,7 +151,9 @@ class Film(nn.Module):
             self.add_module(path, nn.Linear(condition_dim, size))
 
     def forward(self, condition: torch.Tensor) -> FilmOffsets:
-        """``(batch, condition_dim)`` -> offsets by path, each ``(batch, channels, 1, 1)``."""
+        """``(batch, condition_dim)`` (any device) -> offsets by path, each ``(batch, channels, 1, 1)``,
+        on the network's device."""
+        condition = condition.to(next(self.parameters()).device, torch.float32)
         return {path: layer(condition)[:, :, None, None] for path, layer in self.named_children()}
 
 
@@ -182,6 +184,12 @@ class ResUNet30(nn.Module):
         self.base = ResUNetBase(config)
         self.film = Film(self.base.film_sizes(), config.condition_dim)
         self.stft = Stft()
+        # The U-Net's reduced-precision compute type (None: float32); set by models.fast_path.
+        self.compute_dtype: torch.dtype | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.stft.window.device
 
     @torch.no_grad()
     def init_identity_phase(self, phase_bias: float = 2.0) -> None:
@@ -203,9 +211,18 @@ class ResUNet30(nn.Module):
         """As :meth:`separate`, also returning the mixture magnitude and the magnitude mask, each
         ``(batch, 1, frames, 1025)`` (what a live view shows)."""
         magnitude, cos_in, sin_in = magnitude_phase(self.stft(mixture))
-        logits = self.base(magnitude, film)
+        logits = self._mask_logits(magnitude, film)
         waveform = self.stft.inverse(apply_masks(logits, magnitude, cos_in, sin_in), mixture.shape[-1])
         return waveform, magnitude, torch.sigmoid(logits[:, 0:1])
+
+    def _mask_logits(self, magnitude: torch.Tensor, film: FilmOffsets) -> torch.Tensor:
+        """The U-Net, in ``compute_dtype`` where one is set; float32 logits either way."""
+        dtype = self.compute_dtype
+        if dtype is None:
+            return self.base(magnitude, film)
+        film = {path: offset.to(dtype) for path, offset in film.items()}  # no promotion back to float32
+        with torch.autocast(self.device.type, dtype=dtype):
+            return self.base(magnitude, film).float().contiguous()
 
     def forward(self, mixture: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """``(batch, 1, samples)`` mixture, ``(batch, 512)`` condition -> ``(batch, 1, samples)``."""

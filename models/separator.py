@@ -24,6 +24,7 @@ from models.checkpoint import read_state_dict
 from models.clap import ClapQueryNet, check_texts
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 from models.errors import ModelLoadingError
+from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
 from models.loading import has_query_weights, load_query_net, load_separation_net
 from models.minilm import MiniLmQueryNet
@@ -45,7 +46,11 @@ class WindowSettings:
 
 
 class Separator:
-    """A separation network plus a lazily loaded query network."""
+    """A separation network plus a lazily loaded query network.
+
+    ``separation_net`` runs wherever it was put (a GPU, reduced precision: see :mod:`models.fast_path`);
+    audio goes in and comes out on the CPU.
+    """
 
     def __init__(
         self,
@@ -64,11 +69,12 @@ class Separator:
         checkpoint: Path | None = None,
         clap_checkpoint: Path | None = None,
         tokenizer_dir: Path | None = None,
+        inference: InferenceOptions = InferenceOptions(),
     ) -> Separator:
-        """Load from a checkpoint file; without one, the bundled default model."""
+        """Load from a checkpoint file (without one, the bundled default model) onto the fast path."""
         checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         state = read_state_dict(checkpoint)
-        net = load_separation_net(checkpoint, state)
+        net = optimize_for_inference(load_separation_net(checkpoint, state), inference)
         if clap_checkpoint is not None:
             query_source, query_state = Path(clap_checkpoint), None
         elif has_query_weights(state):
@@ -122,7 +128,7 @@ class Separator:
         if mode not in ("isolate", "remove"):
             raise ValueError(f"mode must be 'isolate' or 'remove', not {mode!r}")
         net = self.separation_net
-        film = net.film(conditions.to(torch.float32))
+        film = net.film(conditions)
         queries, frames = conditions.shape[0], samples.shape[1]
         mixture_32k = torch.from_numpy(resample(samples, sample_rate_hz, MODEL_SAMPLE_RATE_HZ))
         output = np.empty((queries, samples.shape[0], frames), dtype=np.float32)
@@ -130,7 +136,7 @@ class Separator:
             batch = mono.expand(queries, 1, -1)
             bar = _progress_bar(show_progress, f"channel {channel + 1}/{len(mixture_32k)}")
             target = separate_long(
-                lambda segment: net.separate(segment, film),
+                lambda segment: net.separate(segment.to(net.device), film).cpu(),
                 batch,
                 self.windows.segment_samples,
                 self.windows.overlap_samples,

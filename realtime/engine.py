@@ -86,6 +86,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.separator = StreamingSeparator(net, film, settings.stream)
+        self.separator.warm_up()  # before any audio: the first hop must not pay one-off set-up
         rate = settings.device_rate_hz
         to_device = rate / MODEL_SAMPLE_RATE_HZ
         stream = settings.stream

@@ -16,35 +16,26 @@ from realtime.audio_io import DuplexStream, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamSettings
-from realtime.tuning import recommended_settings
+from realtime.tuning import recommended_settings, settings_for_hop
 
 __all__ = ["build_engine", "list_devices", "stream_devices", "stream_file"]
 STATUS_PERIOD_S = 1.0
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto``: the GPU when there is one, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
 def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:
-    """The user's window/hop/look-ahead where given, the measured recommendation elsewhere."""
-    auto = recommended_settings(net, film) if args.hop_ms is None or args.window_ms is None else None
-    hop = ms_to_samples(args.hop_ms) if args.hop_ms is not None else auto.hop_samples
-    lookahead = ms_to_samples(args.lookahead_ms) if args.lookahead_ms is not None else hop
-    window = ms_to_samples(args.window_ms) if args.window_ms is not None else max(auto.window_samples, 3 * hop + lookahead)
-    return StreamSettings(window_samples=window, hop_samples=hop, lookahead_samples=lookahead, crossfade_samples=hop)
+    """The user's hop/look-ahead/window where given; the hop measured on this machine otherwise."""
+    hop = ms_to_samples(args.hop_ms) if args.hop_ms is not None else recommended_settings(net, film).hop_samples
+    lookahead = ms_to_samples(args.lookahead_ms) if args.lookahead_ms is not None else None
+    window = ms_to_samples(args.window_ms) if args.window_ms is not None else None
+    return settings_for_hop(hop, lookahead, window)
 
 
 def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int) -> Engine:
-    """An engine for ``net`` on the chosen device, with the condition's FiLM offsets computed once."""
+    """An engine for ``net`` (on its device), with the condition's FiLM offsets computed once."""
     if not 0.0 <= args.wet <= 1.0:
         raise ValueError("--wet must be between 0 and 1")
-    net = net.to(pick_device(args.device))
     with torch.inference_mode():
-        film = net.film(condition.to(net.stft.window.device))
+        film = net.film(condition)
     settings = EngineSettings(device_rate_hz=rate_hz, block_frames=args.block, stream=stream_settings(args, net, film))
     return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet))
 

@@ -101,6 +101,12 @@ class StreamingSeparator:
         self.accumulator = np.zeros(length, dtype=np.float32)  # indexed from self.samples_out
         self.weights = np.zeros(length, dtype=np.float32)
 
+    @torch.inference_mode()
+    def warm_up(self) -> None:
+        """Run the network once at the window's shape: the first pass of a shape pays one-off set-up
+        (oneDNN primitives, CUDA kernels), which must not land on the first hop of a live stream."""
+        self.net.separate(torch.zeros(1, 1, self.settings.window_samples, device=self.net.device), self.film)
+
     def set_condition(self, film: FilmOffsets) -> None:
         """Swap the query's FiLM offsets; used from the next hop (a reference swap, atomic)."""
         self.film = film
@@ -157,7 +163,7 @@ class StreamingSeparator:
     def _estimate(self, window: np.ndarray) -> np.ndarray:
         if not self.infer:
             return np.zeros_like(window)
-        device = self.net.stft.window.device
+        device = self.net.device
         waveform, magnitude, mask = self.net.separate_with_spectra(torch.from_numpy(window)[None, None].to(device), self.film)
         s = self.settings
         newest = slice(

@@ -14,13 +14,14 @@ from realtime.streaming import StreamSettings
 DEFAULT_WINDOW_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 MIN_HOP_SAMPLES = 16 * HOP_LENGTH  # 50 ms
 MAX_HOP_SAMPLES = 160 * HOP_LENGTH  # 1.6 s: beyond this the machine is too slow or busy to stream
+MIN_PAST_CONTEXT_SAMPLES = 32 * HOP_LENGTH  # what the window holds before the output region
 HEADROOM = 2.0  # a hop lasts at least twice the measured forward pass
 
 
 @torch.inference_mode()
 def forward_time_s(net: ResUNet30, film: FilmOffsets, window_samples: int, repeats: int = 5) -> float:
     """Median wall time of one streaming forward pass (after one warm-up)."""
-    device = net.stft.window.device
+    device = net.device
     window = torch.zeros(1, 1, window_samples, device=device)
     times = []
     for _ in range(repeats + 1):
@@ -32,10 +33,15 @@ def forward_time_s(net: ResUNet30, film: FilmOffsets, window_samples: int, repea
     return sorted(times[1:])[repeats // 2]
 
 
-def settings_for_hop(hop_samples: int) -> StreamSettings:
-    """Hop = look-ahead = crossfade = ``hop_samples``, with a window of at least the default."""
-    window = max(DEFAULT_WINDOW_SAMPLES, 3 * hop_samples + 32 * HOP_LENGTH)
-    return StreamSettings(window, hop_samples, hop_samples, hop_samples)
+def settings_for_hop(
+    hop_samples: int, lookahead_samples: int | None = None, window_samples: int | None = None
+) -> StreamSettings:
+    """Settings for a hop: look-ahead one hop unless given, crossfade one hop, and a window (unless
+    given) of at least the default that holds hop, crossfade and look-ahead plus 320 ms of past."""
+    lookahead = hop_samples if lookahead_samples is None else lookahead_samples
+    needed = 2 * hop_samples + lookahead + MIN_PAST_CONTEXT_SAMPLES
+    window = max(DEFAULT_WINDOW_SAMPLES, needed) if window_samples is None else window_samples
+    return StreamSettings(window, hop_samples, lookahead, hop_samples)
 
 
 def recommended_settings(net: ResUNet30, film: FilmOffsets) -> StreamSettings:

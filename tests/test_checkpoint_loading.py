@@ -35,8 +35,13 @@ def test_cli_with_official_checkpoint_reproduces_fixture(official_checkpoint, re
     wav, emb, out = tmp_path / "in.wav", tmp_path / "condition.npy", tmp_path / "out.wav"
     write_audio(wav, ref["input_waveform"][0], 32_000, "FLOAT")
     np.save(emb, ref["condition"])
-    assert main(["separate", str(wav), "--embedding", str(emb), "--checkpoint", str(official_checkpoint), "-o", str(out)]) == 0
+    common = [str(wav), "--embedding", str(emb), "--checkpoint", str(official_checkpoint), "-o", str(out)]
+    assert main(["separate", *common, "--precision", "float32"]) == 0
     np.testing.assert_allclose(read_audio(out).samples, ref["output_waveform"][0], atol=1e-5, rtol=1e-4)
+    assert main(["separate", *common]) == 0  # the default: reduced precision where the CPU has it
+    expected = ref["output_waveform"][0]
+    error = read_audio(out).samples - expected
+    assert 10 * np.log10(np.sum(expected**2) / np.sum(error**2)) >= fixtures.BF16_MIN_SNR_DB
 
 
 def test_query_encoder_loads_from_audiosep_and_laion_layouts(official_checkpoint, official_clap_state, tokenizer_dir, tmp_path):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from models.fast_path import InferenceOptions, optimize_for_inference
 from models.stft import magnitude_phase
 from tests import fixtures
 
@@ -57,3 +58,37 @@ def test_film_offsets_once_per_query_equal_full_forward(seeded_separation_net, r
     x, c = torch.from_numpy(ref["input_waveform"]), torch.from_numpy(ref["condition"])
     with torch.inference_mode():
         np.testing.assert_array_equal(net.separate(x, net.film(c)).numpy(), net(x, c).numpy())
+
+
+def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(reference**2) / np.sum((estimate - reference) ** 2)))
+
+
+@pytest.mark.parametrize("case", ["", "case_b_"])
+def test_fast_path_float32_matches_official(seeded_separation_net, ref, case):
+    """BatchNorm folded, channels-last, FiLM once: the parity tolerance still holds."""
+    fast = optimize_for_inference(seeded_separation_net, InferenceOptions(device="cpu", precision="float32"))
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in fast.base.modules()) < sum(
+        isinstance(m, torch.nn.BatchNorm2d) for m in seeded_separation_net.base.modules()
+    )
+    with torch.inference_mode():
+        out = fast.separate(torch.from_numpy(ref[f"{case}input_waveform"]), fast.film(torch.from_numpy(ref["condition"])))
+    np.testing.assert_allclose(out.numpy(), ref[f"{case}output_waveform"], **TOL)
+
+
+@pytest.mark.parametrize("case", ["", "case_b_"])
+def test_fast_path_bfloat16_within_stated_tolerance(seeded_separation_net, ref, case):
+    fast = optimize_for_inference(seeded_separation_net, InferenceOptions(device="cpu", precision="bfloat16"))
+    assert fast.base.encoder_block1.conv_block1.conv1.weight.dtype == torch.bfloat16
+    with torch.inference_mode():
+        out = fast.separate(torch.from_numpy(ref[f"{case}input_waveform"]), fast.film(torch.from_numpy(ref["condition"])))
+    assert out.dtype == torch.float32
+    assert _snr_db(ref[f"{case}output_waveform"], out.numpy()) >= fixtures.BF16_MIN_SNR_DB
+
+
+def test_fast_path_leaves_the_loaded_net_unchanged(seeded_separation_net, ref):
+    before = {k: v.clone() for k, v in seeded_separation_net.state_dict().items()}
+    optimize_for_inference(seeded_separation_net, InferenceOptions(device="cpu"))
+    after = seeded_separation_net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert seeded_separation_net.compute_dtype is None
