@@ -6,6 +6,7 @@ model code and never waits on the engine. Settings persist with QSettings.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,48 +18,16 @@ from PyQt6.QtWidgets import (
     QMessageBox, QProgressBar, QPushButton, QRadioButton, QSlider, QVBoxLayout, QWidget,
 )
 
-from models.config import MODEL_SAMPLE_RATE_HZ
+from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
 from models.separator import Separator, default_checkpoint, official_checkpoint
 from realtime.audio_io import list_devices
 from realtime.live_session import LiveSession, StreamChoice, peak_db
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
-HISTORY_COLUMNS = 400  # 4 s of 10 ms frames
-DISPLAY_BINS = 256
 RECENT_QUERIES = 12
 RATES_HZ = (32_000, 44_100, 48_000)
 HOPS_MS = (50, 100, 200, 400, 800)
-
-
-class SpectrogramView:
-    """A scrolling image of (time, frequency) with a frequency axis in Hz."""
-
-    def __init__(self, plot: pg.PlotItem, title: str, levels: tuple[float, float], colormap: str) -> None:
-        plot.setTitle(title)
-        plot.setLabel("left", "frequency", units="Hz")
-        plot.setLabel("bottom", "time", units="s")
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get(colormap))
-        self.image.setLevels(levels)
-        plot.addItem(self.image)
-        self.data = np.full((DISPLAY_BINS, HISTORY_COLUMNS), levels[0], dtype=np.float32)
-        seconds = HISTORY_COLUMNS * 0.01
-        self.image.setImage(self.data, autoLevels=False)
-        self.image.setRect(-seconds, 0, seconds, MODEL_SAMPLE_RATE_HZ / 2)  # after the image: x in s, y in Hz
-
-    def push(self, columns: np.ndarray) -> None:
-        """Append ``(frames, DISPLAY_BINS)`` columns on the right."""
-        n = min(len(columns), HISTORY_COLUMNS)
-        self.data = np.roll(self.data, -n, axis=1)
-        self.data[:, -n:] = columns[-n:].T
-        self.image.setImage(self.data, autoLevels=False)
-
-
-def _display(magnitude: np.ndarray) -> np.ndarray:
-    """(frames, 1025) linear magnitude -> (frames, 256) in dB (presentation only)."""
-    bins = magnitude[:, : DISPLAY_BINS * 4].reshape(len(magnitude), DISPLAY_BINS, 4).mean(axis=2)
-    return 20 * np.log10(np.maximum(bins, 1e-5))
 
 
 class MainWindow(QMainWindow):
@@ -68,6 +37,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("lass-live", "lass-live")
         self.setWindowTitle("lass-live — separate anything you describe")
         self._last_hop = -1
+        self.pacer = ColumnPacer()
+        self.frames_drawn = 0  # view updates drawn (what benchmarks/gui.py counts)
         self._shown_error: str | None = None
         self._loading_name: str | None = None
         central = QWidget()
@@ -124,6 +95,8 @@ class MainWindow(QMainWindow):
         self.query.lineEdit().textEdited.connect(lambda _: self.debounce.start())
         self.query.activated.connect(lambda _: self._query_settled())
         self.query_state = QLabel("")
+        self.example_clip = QPushButton("Example clip…", clicked=self._choose_example_clip)
+        self.example_clip.setToolTip("query with a recording of the sound instead of a description (CLAP models)")
         self.isolate, self.remove = QRadioButton("Isolate"), QRadioButton("Remove")
         self.isolate.setChecked(True)
         modes = QButtonGroup(self)
@@ -134,7 +107,7 @@ class MainWindow(QMainWindow):
         self.wet.valueChanged.connect(lambda v: self.session.set_controls(wet=v / 100))
         self.gain = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=200, value=100)
         self.gain.valueChanged.connect(lambda v: self.session.set_controls(output_gain=v / 100))
-        for widget in (QLabel("Query"), self.query, self.query_state, self.isolate, self.remove,
+        for widget in (QLabel("Query"), self.query, self.example_clip, self.query_state, self.isolate, self.remove,
                        QLabel("Dry/wet"), self.wet, QLabel("Gain"), self.gain):
             row.addWidget(widget)
         return row
@@ -155,10 +128,12 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> QWidget:
         box = QWidget()
         grid = QGridLayout(box)
-        graphics = pg.GraphicsLayoutWidget()
-        self.input_view = SpectrogramView(graphics.addPlot(row=0, col=0), "input", (-80, 0), "viridis")
+        self.graphics = graphics = pg.GraphicsLayoutWidget()
+        self.input_view = SpectrogramView(graphics.addPlot(row=0, col=0), "input", (MIN_DB, 0), "viridis")
         self.mask_view = SpectrogramView(graphics.addPlot(row=1, col=0), "mask", (0, 1), "magma")
-        self.output_view = SpectrogramView(graphics.addPlot(row=2, col=0), "separated target (input x mask)", (-80, 0), "viridis")
+        self.output_view = SpectrogramView(
+            graphics.addPlot(row=2, col=0), "separated target (input x mask)", (MIN_DB, 0), "viridis"
+        )
         self.level = QProgressBar(minimum=-60, maximum=0, orientation=Qt.Orientation.Vertical, textVisible=False)
         grid.addWidget(graphics, 0, 0)
         grid.addWidget(self.level, 0, 1)
@@ -184,12 +159,18 @@ class MainWindow(QMainWindow):
 
     def _query_settled(self) -> None:
         text = self.query.currentText().strip()
-        if text and text != self.session.query_text:
+        if text and text != self.session.query:
             self.session.set_query(text)
             if self.query.findText(text) < 0:
                 self.query.insertItem(0, text)
                 while self.query.count() > RECENT_QUERIES:
                     self.query.removeItem(self.query.count() - 1)
+
+    def _choose_example_clip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Example clip of the sound", "", "Audio (*.wav *.flac *.ogg *.mp3)")
+        if path:
+            self.query.lineEdit().clear()
+            self.session.set_query(Path(path))
 
     def load_model(self, checkpoint: Path | None) -> None:
         name = "bundled default" if checkpoint is None else checkpoint.name
@@ -234,20 +215,25 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Model not loaded", f"{error}\n\nThe previous model keeps running.")
         if not status["running"]:
             return
-        self.query_state.setText({"encoding": "encoding…", "active": "active", "error": "error"}.get(status["query_state"], ""))
+        state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status["query_state"], "")
+        self.query_state.setText(f"{state}: {status['query']}" if state == "active" and status["query"] else state)
         self.status.setText(
             f"{status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
             f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "
             f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
         )
-        self.warning.setText(status["warning"] or "")
+        self.warning.setText(status["query_error"] or status["warning"] or "")
         self.level.setValue(int(max(-60, peak_db(status["output_peak"]))))
         frames = self.session.frames()
         if frames is not None and frames.hop_index != self._last_hop:
             self._last_hop = frames.hop_index
-            self.input_view.push(_display(frames.input_magnitude))
-            self.mask_view.push(frames.mask[:, : DISPLAY_BINS * 4].reshape(len(frames.mask), DISPLAY_BINS, 4).mean(axis=2))
-            self.output_view.push(_display(frames.input_magnitude * frames.mask))
+            views = (display_db(frames.input_magnitude), display_bins(frames.mask), display_db(frames.input_magnitude * frames.mask))
+            self.pacer.add(np.stack(views, axis=1))
+        due = self.pacer.take(time.monotonic())
+        if due is not None:
+            for index, view in enumerate((self.input_view, self.mask_view, self.output_view)):
+                view.push(due[:, index])
+            self.frames_drawn += 1
 
     # --- settings ---------------------------------------------------------------------
     def _restore(self) -> None:

@@ -20,7 +20,7 @@ from models.config import ms_to_samples, samples_to_ms
 from models.separator import Separator
 from realtime.audio_io import DuplexStream, FileInputStream
 from realtime.engine import Controls, Engine, EngineSettings
-from realtime.query import QueryUpdater, State
+from realtime.query import Query, QueryUpdater, State, describe
 from realtime.recorder import Recorder
 from realtime.streaming import SpectralFrames
 from realtime.tuning import recommended_settings, settings_for_hop
@@ -46,13 +46,13 @@ class LiveSession:
         self,
         separator: Separator,
         model_name: str,
-        on_query_state: Callable[[State, str], None] = lambda state, text: None,
+        on_query_state: Callable[[State, Query], None] = lambda state, query: None,
         on_model: Callable[[str, str | None], None] = lambda name, error: None,
     ) -> None:
         self.separator, self.model_name = separator, model_name
         self.on_query_state, self.on_model = on_query_state, on_model
         self.controls = Controls()
-        self.query_text = "speech"
+        self.query: Query = "speech"
         self.choice: StreamChoice | None = None
         self.engine: Engine | None = None
         self.stream: DuplexStream | FileInputStream | None = None
@@ -70,12 +70,12 @@ class LiveSession:
         self.choice = choice
         net = self.separator.separation_net
         with torch.inference_mode():
-            film = net.film(self.separator.embed_texts([self.query_text]))
+            film = net.film(self.embed(self.query))
         stream = recommended_settings(net, film) if choice.hop_ms is None else settings_for_hop(ms_to_samples(choice.hop_ms))
         settings = EngineSettings(choice.rate_hz, choice.block_frames, stream)
         self.engine = Engine(net, film, settings, self.controls)
-        self.updater = QueryUpdater(self.engine, lambda text: self.separator.embed_texts([text]), self.on_query_state)
-        self.updater.active_text = self.query_text
+        self.updater = QueryUpdater(self.engine, self.embed, self._query_state)
+        self.updater.active = self.query
         if choice.input_file is not None:
             clip = read_audio(choice.input_file)
             mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
@@ -90,11 +90,21 @@ class LiveSession:
             self.stream.stop()
         self.stream = None
 
-    def set_query(self, text: str) -> None:
-        """Encode ``text`` off the audio path; the previous query plays until it is ready."""
-        self.query_text = text
-        if self.updater is not None:
-            self.updater.request(text)
+    def embed(self, query: Query) -> torch.Tensor:
+        return embed_query(self.separator, query)
+
+    def set_query(self, query: Query) -> None:
+        """Encode ``query`` off the audio path; the previous query plays until it is ready (and stays
+        the session's query if the new one fails). Before start, the query is encoded by ``start``."""
+        if self.updater is None:
+            self.query = query
+        else:
+            self.updater.request(query)
+
+    def _query_state(self, state: State, query: Query) -> None:
+        if state == "active":
+            self.query = query
+        self.on_query_state(state, query)
 
     def set_controls(self, **changes: object) -> None:
         self.controls = replace(self.controls, **changes)
@@ -108,7 +118,7 @@ class LiveSession:
             try:
                 separator = load()
                 with torch.inference_mode():
-                    separator.embed_texts([self.query_text])  # fail now, not when the stream restarts
+                    embed_query(separator, self.query)  # fail now, not when the stream restarts
             except Exception as error:  # reported to the user; the running model stays
                 self.model_error = f"{name}: {error}"
                 self.on_model(self.model_name, self.model_error)
@@ -151,15 +161,24 @@ class LiveSession:
         return stats | {
             "model": self.model_name,
             "running": self.running,
-            "device": "GPU" if engine.separator.net.stft.window.is_cuda else "CPU",
+            "device": "GPU" if engine.separator.net.device.type == "cuda" else "CPU",
             "latency_ms": engine.latency_ms + 1000 * device_latency,
             "hop_ms": samples_to_ms(settings.hop_samples),
             "input_peak": engine.stats.input_peak,
             "output_peak": engine.stats.output_peak,
-            "query": self.updater.active_text if self.updater else None,
+            "query": describe(self.updater.active) if self.updater and self.updater.active else None,
             "query_state": self.updater.state if self.updater else "idle",
+            "query_error": self.updater.error if self.updater and self.updater.state == "error" else None,
             "warning": warning,
         }
+
+
+def embed_query(separator: Separator, query: Query) -> torch.Tensor:
+    """A description or an example clip -> ``(1, 512)`` condition (runs the query network)."""
+    if isinstance(query, Path):
+        clip = read_audio(query)
+        return separator.embed_audio(clip.samples, clip.sample_rate_hz)
+    return separator.embed_texts([query])
 
 
 def peak_db(peak: float) -> float:

@@ -1,12 +1,16 @@
 """Changing the query while the engine runs: the condition is computed on this helper's own thread
 (the query network runs once per query, never on the audio path or the worker) and swapped into the
 engine, which crossfades to it over one hop. The latest request wins; the previous query keeps
-running until the new one is ready."""
+running until the new one is ready.
+
+A query is a description (``str``) or an example clip (a ``Path`` to an audio file).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -14,52 +18,58 @@ import torch
 from realtime.engine import Engine
 
 State = Literal["idle", "encoding", "active", "error"]
+Query = str | Path
+
+
+def describe(query: Query) -> str:
+    """How a query is shown to the user."""
+    return f"example clip {query.name}" if isinstance(query, Path) else query
 
 
 class QueryUpdater:
     def __init__(
         self,
         engine: Engine,
-        embed_text: Callable[[str], torch.Tensor],
-        on_state: Callable[[State, str], None] = lambda state, text: None,
+        embed: Callable[[Query], torch.Tensor],
+        on_state: Callable[[State, Query], None] = lambda state, query: None,
     ) -> None:
-        self.engine, self.embed_text, self.on_state = engine, embed_text, on_state
+        self.engine, self.embed, self.on_state = engine, embed, on_state
         self.state: State = "idle"
-        self.active_text: str | None = None
+        self.active: Query | None = None
         self.error: str | None = None
         self.encodings = 0  # how many embeddings were computed
-        self._pending: str | None = None
+        self._pending: Query | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         threading.Thread(target=self._run, name="query-updater", daemon=True).start()
 
-    def request(self, text: str) -> None:
-        """Encode ``text`` and make it the engine's query when ready (a newer request replaces it)."""
+    def request(self, query: Query) -> None:
+        """Encode ``query`` and make it the engine's query when ready (a newer request replaces it)."""
         with self._lock:
-            self._pending = text
-        self._set_state("encoding", text)
+            self._pending = query
+        self._set_state("encoding", query)
         self._wake.set()
 
     def _run(self) -> None:
         while True:
             self._wake.wait()
             with self._lock:
-                text, self._pending = self._pending, None
+                query, self._pending = self._pending, None
                 self._wake.clear()
-            if text is None:
+            if query is None:
                 continue
             try:
                 with torch.inference_mode():
-                    film = self.engine.separator.net.film(self.embed_text(text))
+                    film = self.engine.separator.net.film(self.embed(query))
                 self.encodings += 1
             except Exception as error:  # shown to the user; the previous query keeps running
-                self.error = str(error)
-                self._set_state("error", text)
+                self.error = f"{describe(query)}: {error}"
+                self._set_state("error", query)
                 continue
             self.engine.set_condition(film)
-            self.active_text = text
-            self._set_state("active", text)
+            self.active = query
+            self._set_state("active", query)
 
-    def _set_state(self, state: State, text: str) -> None:
+    def _set_state(self, state: State, query: Query) -> None:
         self.state = state
-        self.on_state(state, text)
+        self.on_state(state, query)

@@ -15,7 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="session")
 def jack():
     """A JACK server (dummy driver) for the whole session; PortAudio sees it as device 'system'."""
-    from tests.live_audio import jack_server
+    from realtime.jack_server import jack_server
 
     with jack_server():
         yield

@@ -1,58 +1,14 @@
-"""A real JACK server (dummy driver, no sound card) and a test client wired to the app's ports.
-
-The server is started and stopped by the test itself, under its own name, so the suite runs the same
-way on a developer's machine and in CI (``.ci/run`` installs jackd2 and libportaudio2).
-"""
+"""A test client wired to the app's ports on the JACK server of :mod:`realtime.jack_server`."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
-from contextlib import contextmanager
 
 import numpy as np
 
-SERVER_NAME = "lass-test"
-RATE_HZ = 48_000
-PERIOD_FRAMES = 512
+from realtime.jack_server import PERIOD_FRAMES, RATE_HZ, SERVER_NAME
 
-
-@contextmanager
-def jack_server():
-    """Start ``jackd -d dummy`` for the duration; PortAudio and JACK-Client connect to it by name."""
-    if shutil.which("jackd") is None:
-        raise RuntimeError("jackd is not installed: apt-get install jackd2 libportaudio2 (see .ci/run)")
-    previous = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = SERVER_NAME
-    process = subprocess.Popen(
-        ["jackd", "-n", SERVER_NAME, "-R", "-d", "dummy", "-r", str(RATE_HZ), "-p", str(PERIOD_FRAMES)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        subprocess.run(["jack_wait", "-s", SERVER_NAME, "-w", "-t", "10"], check=True, capture_output=True)
-        _restart_portaudio()
-        yield process
-    finally:
-        import sounddevice as sd
-
-        sd._terminate()  # PortAudio must let go of the server before it stops
-        process.terminate()
-        process.wait(timeout=10)
-        if previous is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = previous
-
-
-def _restart_portaudio() -> None:
-    """PortAudio enumerates JACK when it is initialised: do it again now that the server runs."""
-    import sounddevice as sd
-
-    sd._terminate()
-    sd._initialize()
+__all__ = ["PERIOD_FRAMES", "RATE_HZ", "LoopbackTester", "delay_samples"]
 
 
 class LoopbackTester:

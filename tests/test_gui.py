@@ -9,6 +9,7 @@ from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QMessageBox
 
 from audio.files import read_audio, resample
+from models.clap import ClapQueryNet, load_roberta_tokenizer
 from models.separator import Separator, default_checkpoint
 from realtime.live_session import LiveSession
 from tests.live_audio import RATE_HZ, LoopbackTester
@@ -16,21 +17,38 @@ from tests.live_audio import RATE_HZ, LoopbackTester
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-@pytest.fixture
-def window(qtbot, jack, tmp_path, monkeypatch):
+def _open_window(qtbot, tmp_path, monkeypatch, separator, name):
     from gui.main_window import MainWindow
 
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
     monkeypatch.setattr(QMessageBox, "critical", lambda *args: warnings.append(args[2]))
-    session = LiveSession(Separator.from_checkpoint(default_checkpoint()), "bundled default")
+    session = LiveSession(separator, name)
     win = MainWindow(session, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
     win.resize(1100, 760)
     win.show()
     win.warnings = warnings
+    return win
+
+
+@pytest.fixture
+def window(qtbot, jack, tmp_path, monkeypatch):
+    win = _open_window(qtbot, tmp_path, monkeypatch, Separator.from_checkpoint(default_checkpoint()), "bundled default")
     yield win
-    session.stop()
+    win.session.stop()
+
+
+@pytest.fixture
+def clap_window(qtbot, jack, tmp_path, monkeypatch, seeded_clap_encoder, tokenizer_dir):
+    """The bundled separation net queried through a (seeded) CLAP encoder, which also hears clips."""
+    bundled = Separator.from_checkpoint(default_checkpoint())
+    separator = Separator(
+        bundled.separation_net, lambda: ClapQueryNet(seeded_clap_encoder, load_roberta_tokenizer(tokenizer_dir))
+    )
+    win = _open_window(qtbot, tmp_path, monkeypatch, separator, "bundled net + CLAP")
+    yield win
+    win.session.stop()
 
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.wav"
@@ -54,10 +72,10 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     qtbot.keyClicks(window.query.lineEdit(), "a voice speaking")
     qtbot.wait(200)
     assert updater.encodings == 0  # still typing: nothing encoded yet
-    qtbot.waitUntil(lambda: updater.active_text == "a voice speaking", timeout=5000)
+    qtbot.waitUntil(lambda: updater.active == "a voice speaking", timeout=5000)
     qtbot.wait(1000)
     assert updater.encodings == 1  # exactly one embedding once the text settled
-    assert window.query_state.text() == "active"
+    assert window.query_state.text() == "active: a voice speaking"
 
     window.session.start_recording(tmp_path / "rec")
     qtbot.mouseClick(window.bypass, qtbot_button())
@@ -111,3 +129,41 @@ def test_bad_checkpoint_shows_an_error_and_the_model_keeps_running(window, qtbot
     assert window.session.model_name == "bundled default" and window.session.running
     qtbot.wait(300)
     assert window.session.engine.stats.callbacks > callbacks  # still playing
+
+
+def _choose_example_clip(window, monkeypatch):
+    from PyQt6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(EXAMPLE), "Audio"))
+    window.example_clip.click()
+
+
+def test_example_clip_query_replaces_the_text_query(clap_window, qtbot, monkeypatch):
+    window = clap_window
+    window.hop.setCurrentIndex(window.hop.findData(400))
+    window.toggle_running()
+    assert window.session.running, window.warnings
+    updater, engine = window.session.updater, window.session.engine
+    film_before = engine.separator.film
+    _choose_example_clip(window, monkeypatch)
+    qtbot.waitUntil(lambda: updater.active == EXAMPLE, timeout=20000)
+    assert updater.encodings == 1
+    assert engine.separator.film is not film_before  # the engine now runs on the clip's condition
+    qtbot.wait(200)
+    assert window.query_state.text() == f"active: example clip {EXAMPLE.name}"
+    assert window.session.query == EXAMPLE and window.session.running
+
+
+def test_example_clip_with_a_text_only_model_says_what_to_do(window, qtbot, monkeypatch):
+    window.hop.setCurrentIndex(window.hop.findData(400))
+    window.toggle_running()
+    updater = window.session.updater
+    _choose_example_clip(window, monkeypatch)
+    qtbot.waitUntil(lambda: updater.state == "error", timeout=5000)
+    qtbot.wait(200)
+    assert "official AudioSep checkpoint" in window.warning.text()
+    assert window.query_state.text() == "failed"
+    assert updater.active == "speech" and window.session.query == "speech"  # the previous query keeps running
+    callbacks = window.session.engine.stats.callbacks
+    qtbot.wait(300)
+    assert window.session.engine.stats.callbacks > callbacks

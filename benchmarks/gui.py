@@ -1,0 +1,121 @@
+"""GUI benchmark: the views' frame rate and the audio dropouts while the app runs, side by side with the
+same stream and no window, in one run. Prints a table, writes JSON.
+
+    python -m benchmarks.gui --seconds 30 --out benchmarks/results/gui.json
+
+Audio goes through a JACK server with the dummy driver (started here; no sound card needed), the
+bundled model plays the example file as input, and Qt renders offscreen. With the window, reported:
+view updates drawn per second (the spectrograms and mask scroll), repaints of the views per second,
+and the time the view timer's work takes (p50/p99); for both runs: the engine's real-time factor, hop
+time p99 and dropouts. Runs during which other processes used the machine are marked ``quiet: false``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.machine import ForeignLoad, describe
+from models.separator import Separator, default_checkpoint
+from realtime.jack_server import RATE_HZ, jack_server
+from realtime.live_session import LiveSession, StreamChoice
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.wav"
+
+
+def engine_figures(session: LiveSession) -> dict:
+    stats = session.engine.stats.snapshot()
+    return {k: stats[k] for k in ("rtf", "hop_ms_p50", "hop_ms_p99", "dropouts", "dropped_hops", "output_xruns")}
+
+
+def headless_run(choice: StreamChoice, seconds: float) -> dict:
+    session = LiveSession(Separator.from_checkpoint(default_checkpoint()), "bundled default")
+    with ForeignLoad() as load:
+        session.start(choice)
+        time.sleep(seconds)
+        figures = engine_figures(session)
+        session.stop()
+    return {"run": "engine only (no window)", **figures, "foreign_load_cores": load.cores, "quiet": load.quiet}
+
+
+def window_run(choice: StreamChoice, seconds: float) -> dict:
+    from PyQt6.QtCore import QEvent, QObject, QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    session = LiveSession(Separator.from_checkpoint(default_checkpoint()), "bundled default")
+    settings = QSettings(os.devnull, QSettings.Format.IniFormat)
+    window = MainWindow(session, settings)
+    window.resize(1200, 800)
+    window.show()
+    refresh_s: list[float] = []
+    original_refresh = window.refresh
+
+    def timed_refresh() -> None:
+        started = time.perf_counter()
+        original_refresh()
+        refresh_s.append(time.perf_counter() - started)
+
+    window.timer.timeout.disconnect()
+    window.timer.timeout.connect(timed_refresh)
+
+    class PaintCounter(QObject):
+        paints = 0
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                PaintCounter.paints += 1
+            return False
+
+    counter = PaintCounter()
+    window.graphics.viewport().installEventFilter(counter)
+    window.input_file = choice.input_file
+    window.hop.setCurrentIndex(window.hop.findData(choice.hop_ms))
+    with ForeignLoad() as load:
+        window.toggle_running()
+        drawn_before, paints_before, started = window.frames_drawn, PaintCounter.paints, time.monotonic()
+        QTimer.singleShot(int(seconds * 1000), app.quit)
+        app.exec()
+        elapsed = time.monotonic() - started
+        figures = engine_figures(session)
+        window.close()
+    return {
+        "run": "with the window",
+        "view_updates_per_s": (window.frames_drawn - drawn_before) / elapsed,
+        "repaints_per_s": (PaintCounter.paints - paints_before) / elapsed,
+        "view_timer_ms_p50": 1000 * float(np.median(refresh_s)),
+        "view_timer_ms_p99": 1000 * float(np.percentile(refresh_s, 99)),
+        **figures,
+        "foreign_load_cores": load.cores,
+        "quiet": load.quiet,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--hop-ms", type=float, default=100.0)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gui.json"))
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    choice = StreamChoice(rate_hz=RATE_HZ, input_file=EXAMPLE, hop_ms=args.hop_ms)
+    rows = []
+    with jack_server():
+        for run in (headless_run, window_run):
+            row = run(choice, args.seconds) | {"seconds": args.seconds, "hop_ms": args.hop_ms}
+            rows.append(row)
+            print("  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

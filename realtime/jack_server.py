@@ -1,0 +1,53 @@
+"""A JACK server with the dummy driver: the app's audio path without a sound card.
+
+Tests and benchmarks start it under their own name, so they run the same way on a developer's machine
+and in CI (``.ci/run`` installs jackd2 and libportaudio2). PortAudio (sounddevice) and JACK clients
+find it through ``JACK_DEFAULT_SERVER``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+
+SERVER_NAME = "lass-test"
+RATE_HZ = 48_000
+PERIOD_FRAMES = 512
+
+
+@contextmanager
+def jack_server():
+    """Start ``jackd -d dummy`` for the duration; PortAudio and JACK-Client connect to it by name."""
+    if shutil.which("jackd") is None:
+        raise RuntimeError("jackd is not installed: apt-get install jackd2 libportaudio2 (see .ci/run)")
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = SERVER_NAME
+    process = subprocess.Popen(
+        ["jackd", "-n", SERVER_NAME, "-R", "-d", "dummy", "-r", str(RATE_HZ), "-p", str(PERIOD_FRAMES)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        subprocess.run(["jack_wait", "-s", SERVER_NAME, "-w", "-t", "10"], check=True, capture_output=True)
+        _restart_portaudio()
+        yield process
+    finally:
+        import sounddevice as sd
+
+        sd._terminate()  # PortAudio must let go of the server before it stops
+        process.terminate()
+        process.wait(timeout=10)
+        if previous is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = previous
+
+
+def _restart_portaudio() -> None:
+    """PortAudio enumerates JACK when it is initialised: do it again now that the server runs."""
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
