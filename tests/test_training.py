@@ -14,7 +14,7 @@ from models.resunet import ResUNet30
 from training.data import FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
 from training.metrics import MAX_DB, sdr, separation_scores, si_sdr
 from training.sources import SOUND_CLASSES
-from training.task import SeparationTask, noise_ramp
+from training.task import SeparationTask
 from training.train import TrainConfig, train
 
 
@@ -68,10 +68,6 @@ def test_folder_sources_from_captions_csv(tmp_path):
 @pytest.fixture(scope="module")
 def minilm():
     return MiniLmQueryNet()
-
-
-def test_caption_feature_noise_enters_in_the_second_half():
-    assert [noise_ramp(step, 1000) for step in (0, 499, 500, 625, 750, 1000)] == [0, 0, 0, 0.5, 1, 1]
 
 
 def test_tiny_model_loss_falls(minilm):

@@ -37,7 +37,6 @@ class TrainConfig:
     segment_samples: int = DEFAULT_SEGMENT_SAMPLES
     learning_rate: float = 1e-3
     warmup_steps: int = 200
-    caption_feature_noise: float = 0.1
     width: float = 0.25
     seed: int = 0
     data: Path | None = None
@@ -61,10 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment-samples", type=int, default=TrainConfig.segment_samples)
     parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
-    parser.add_argument(
-        "--caption-feature-noise", type=float, default=TrainConfig.caption_feature_noise,
-        help="std of the noise added per dimension to frozen text features in training (paraphrase robustness)",
-    )
     parser.add_argument("--width", type=float, default=TrainConfig.width, help="ResUNet30 width (1.0 = official)")
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
@@ -84,8 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         out_dir=args.out, steps=args.steps, batch_size=args.batch_size, segment_samples=args.segment_samples,
-        learning_rate=args.lr, warmup_steps=args.warmup_steps,
-        caption_feature_noise=args.caption_feature_noise, width=args.width, seed=args.seed, data=args.data,
+        learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, seed=args.seed, data=args.data,
         captions=args.captions, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
@@ -147,9 +141,7 @@ def train(config: TrainConfig) -> Path:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True)
     net, query_net = build_models(config)
-    task = SeparationTask(
-        net, query_net, config.learning_rate, config.warmup_steps, config.steps, config.caption_feature_noise
-    )
+    task = SeparationTask(net, query_net, config.learning_rate, config.warmup_steps, config.steps)
     out = Path(config.out_dir)
     checkpoints = L.pytorch.callbacks.ModelCheckpoint(
         out / "checkpoints", save_last=True, every_n_train_steps=config.checkpoint_every, save_top_k=1
