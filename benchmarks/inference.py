@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.machine import ForeignLoad, describe
+from benchmarks.machine import ForeignLoad, describe, peak_rss_mb
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.resunet import ResUNet30
@@ -109,13 +108,13 @@ def fresh_process_figures(variant: str, seconds: float, threads: int) -> None:
         started = time.perf_counter()
         fn = variants(net, condition, compile_graph=False)[variant]()
         prepared = time.perf_counter()
-        loaded_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        loaded_mb = peak_rss_mb()
         fn(x)
         done = time.perf_counter()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mb = peak_rss_mb()
     print(json.dumps({
         "fresh_prepare_ms": 1000 * (prepared - started), "fresh_first_call_ms": 1000 * (done - prepared),
-        "peak_rss_mb": peak_kb / 1024, "pass_growth_mb": (peak_kb - loaded_kb) / 1024,
+        "peak_rss_mb": peak_mb, "pass_growth_mb": peak_mb - loaded_mb,
     }))
 
 

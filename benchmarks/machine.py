@@ -34,6 +34,19 @@ def describe() -> dict[str, str | int]:
     }
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that over from the parent through fork and exec,
+    so a child started by a large benchmark process would report the parent's peak.
+    """
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def _busy_jiffies() -> int:
     with open("/proc/stat") as handle:
         fields = [int(v) for v in handle.readline().split()[1:]]

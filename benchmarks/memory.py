@@ -26,12 +26,13 @@ from models.config import MODEL_SAMPLE_RATE_HZ
 from models.resunet import ResUNet30
 
 LENGTHS_S = (2.0, 10.0, 30.0, 60.0)
-# Runs `lass ARGS...` in this process and prints its own peak RSS (kB) last.
+# Runs `lass ARGS...` in this process and prints its own peak RSS (MB) last.
 PEAK_REPORTER = (
-    "import resource, sys\n"
+    "import sys\n"
+    "from benchmarks.machine import peak_rss_mb\n"
     "from cli.main import main\n"
     "code = main(sys.argv[1:])\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "print(peak_rss_mb())\n"
     "sys.exit(code)\n"
 )
 
@@ -43,8 +44,8 @@ def run_one(checkpoint: Path, embedding: Path, seconds: float, folder: Path) -> 
     argv = ["separate", str(audio), "--embedding", str(embedding), "--checkpoint", str(checkpoint), "-o", str(folder / "out.wav")]
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", PEAK_REPORTER, *argv], check=True, capture_output=True, text=True)
-    peak_kb = int(result.stdout.strip().splitlines()[-1])
-    return {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "wall_s": time.monotonic() - started}
+    peak_mb = float(result.stdout.strip().splitlines()[-1])
+    return {"seconds": seconds, "peak_rss_mb": peak_mb, "wall_s": time.monotonic() - started}
 
 
 def main() -> None:

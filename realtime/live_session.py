@@ -17,6 +17,7 @@ import torch
 
 from audio.files import read_audio, resample
 from models.config import ms_to_samples, samples_to_ms
+from models.resunet import ResUNet30
 from models.separator import Separator
 from realtime.audio_io import DuplexStream, FileInputStream
 from realtime.engine import Controls, Engine, EngineSettings
@@ -161,7 +162,7 @@ class LiveSession:
         return stats | {
             "model": self.model_name,
             "running": self.running,
-            "device": "GPU" if engine.separator.net.device.type == "cuda" else "CPU",
+            "device": _device_name(engine.separator.net),
             "latency_ms": engine.latency_ms + 1000 * device_latency,
             "hop_ms": samples_to_ms(settings.hop_samples),
             "input_peak": engine.stats.input_peak,
@@ -171,6 +172,12 @@ class LiveSession:
             "query_error": self.updater.error if self.updater and self.updater.state == "error" else None,
             "warning": warning,
         }
+
+
+def _device_name(net: ResUNet30) -> str:
+    """E.g. ``CPU, bfloat16``: where and in which precision the separation net runs."""
+    dtype = str(net.compute_dtype or torch.float32).removeprefix("torch.")
+    return f"{'GPU' if net.device.type == 'cuda' else 'CPU'}, {dtype}"
 
 
 def embed_query(separator: Separator, query: Query) -> torch.Tensor:
