@@ -75,17 +75,19 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int, subtype: s
     os.close(handle)
     try:
         sf.write(tmp_name, np.ascontiguousarray(samples.T), sample_rate_hz, subtype=subtype, format=file_format)
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        give_default_file_mode(Path(tmp_name))
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
+def give_default_file_mode(path: Path) -> None:
+    """The mode a newly created file gets (0o666 less the umask): temporary files (``mkstemp``,
+    safetensors) are created readable by the owner only."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    path.chmod(0o666 & ~mask)
 
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

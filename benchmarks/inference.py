@@ -5,11 +5,12 @@ runs) against the steps of our fast path (:mod:`models.fast_path`), side by side
 
 Full-size ResUNet30 (seeded random weights: speed does not depend on their values). Reported per
 variant and input length: the first call of a new shape in the running process (one-off set-up such
-as oneDNN primitive creation or compilation lands here), median and p90 of the following calls, speed-up of the median
-over the reference, GFLOP/s achieved (FLOPs counted once with torch's counter) against the measured
-float32 and bfloat16 matmul peaks, the largest deviation from the reference output and its SNR, and
-for the reference and the full fast path, figures from a fresh process per length (so each peak is its
-own): preparation time, the first call after start-up, peak RSS and its growth during the pass.
+as oneDNN primitive creation or compilation lands here), median and p90 of the following calls,
+speed-up of the median over the reference, GFLOP/s achieved (FLOPs counted once with torch's
+counter) against the measured float32 and bfloat16 matmul peaks, the largest deviation from the
+reference output and its SNR (``training.metrics.sdr``; 100 dB means identical); and for the
+reference and the full fast path, figures from a fresh process per length (so each peak is its own):
+preparation time, the first call after start-up, peak RSS and its growth during the pass.
 Rows taken while other processes loaded the machine are marked ``quiet: false``.
 """
 
@@ -31,6 +32,7 @@ from benchmarks.machine import ForeignLoad, describe, peak_rss_mb
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.resunet import ResUNet30
+from training.metrics import sdr
 
 LENGTHS_S = (0.2, 0.5, 1.0, 3.0, 10.0)
 REFERENCE = "reference"
@@ -124,11 +126,6 @@ def fresh_process(variant: str, seconds: float, threads: int) -> dict[str, float
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def snr_db(reference: torch.Tensor, estimate: torch.Tensor) -> float:
-    error = float((estimate - reference).pow(2).sum())
-    return float("inf") if error == 0 else float(10 * torch.log10(reference.pow(2).sum() / error))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=float, nargs="+", default=list(LENGTHS_S))
@@ -159,7 +156,7 @@ def main() -> None:
                     "variant": name, "seconds": seconds, "gflop": gflop, "speedup": base / row["median_ms"],
                     "gflops_achieved": gflop / (row["median_ms"] / 1000), "matmul_peak_gflops": peaks,
                     "max_abs_deviation": float((out - reference_out).abs().max()),
-                    "snr_vs_reference_db": snr_db(reference_out, out),
+                    "snr_vs_reference_db": sdr(reference_out.numpy(), out.numpy()),
                     "foreign_load_cores": load.cores, "quiet": load.quiet,
                 }
                 if name in (REFERENCE, OURS):

@@ -26,13 +26,14 @@ import torch
 from benchmarks.machine import ForeignLoad, describe
 from models.config import MODEL_SAMPLE_RATE_HZ, samples_to_ms
 from models.fast_path import InferenceOptions, optimize_for_inference
-from models.loading import load_separation_net
+from models.loading import load_query_net, load_separation_net
 from models.resunet import ResUNet30
-from models.separator import Separator, default_checkpoint
+from models.separator import default_checkpoint
 from realtime.engine import Engine, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
 from realtime.tuning import recommended_settings
+from training.metrics import sdr
 
 AUTO = "auto (measured)"
 OFFICIAL_SIZE = "official size (random weights)"
@@ -56,7 +57,7 @@ def _signal(seconds: float, rate: int) -> np.ndarray:
 
 def models(official_size: bool) -> dict[str, tuple[ResUNet30, torch.Tensor]]:
     """Each model as loaded (the reference path) and on the fast path, with a condition."""
-    condition = Separator.from_checkpoint(default_checkpoint()).embed_texts(["speech"])
+    condition = load_query_net(default_checkpoint()).embed_texts(["speech"])
     nets = {"bundled default": load_separation_net(default_checkpoint())}
     if official_size:
         torch.manual_seed(0)
@@ -74,7 +75,7 @@ def agreement_db(net: ResUNet30, film: dict, settings: StreamSettings) -> float:
         offline = net.separate(torch.from_numpy(x)[None, None], film)[0, 0].numpy()
     separator = StreamingSeparator(net, film, settings)
     streamed = np.concatenate([separator.feed(x[i : i + 1024]) for i in range(0, len(x), 1024)] + [separator.flush()])
-    return float(10 * np.log10(np.sum(offline**2) / np.sum((offline - streamed) ** 2)))
+    return sdr(offline, streamed)
 
 
 def paced_run(net: ResUNet30, film: dict, settings: StreamSettings, seconds: float, rate: int) -> dict:

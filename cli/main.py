@@ -21,6 +21,7 @@ from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions
 from models.loading import condition_from_file
 from models.separator import Separator, official_checkpoint
+from realtime.tuning import HEADROOM
 
 EXIT_USER_ERROR = 2
 
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--realtime", action="store_true", help="with --input-file: pace blocks like a device")
     stream.add_argument("--rate", type=int, default=48_000, help="device sample rate (Hz)")
     stream.add_argument("--block", type=int, default=512, help="device block size (frames)")
-    stream.add_argument("--hop-ms", type=float, help="hop (default: measured, 2x one forward pass)")
+    stream.add_argument("--hop-ms", type=float, help=f"hop (default: measured, {HEADROOM:g} forward passes)")
     stream.add_argument("--lookahead-ms", type=float, help="look-ahead (default: one hop)")
     stream.add_argument("--window-ms", type=float, help="model context (default: 1270 ms)")
     stream.add_argument("--mode", choices=("isolate", "remove"), default="isolate")

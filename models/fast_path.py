@@ -87,7 +87,7 @@ def fold_batchnorm(net: ResUNet30) -> ResUNet30:
 def optimize_for_inference(net: ResUNet30, options: InferenceOptions = InferenceOptions()) -> ResUNet30:
     """The fast path for ``net``: a new module (``net`` is left as it was), frozen, on its device.
 
-    Call ``film = fast.film(condition.to(fast.device))`` once per query and ``fast.separate(x, film)``
+    Call ``film = fast.film(condition)`` once per query and ``fast.separate(x, film)``
     per block; the result matches ``net`` to the tolerance of the chosen precision.
     """
     device, dtype = resolve(options)

@@ -8,13 +8,13 @@ bundles hold ``ss_model.*`` and ``query_encoder.*`` with the model's shape in th
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from audio.files import give_default_file_mode
 from models.checkpoint import (
     QUERY_ENCODER_PREFIX,
     SEPARATION_PREFIX,
@@ -52,9 +52,7 @@ def save_bundle(path: Path, net: ResUNet30, query_state: StateDict, query_kind: 
     metadata = {"format": BUNDLE_FORMAT, "separation": json.dumps({"width": net.config.width}), "query_net": query_kind}
     tmp = Path(path).with_suffix(".part")
     save_file(tensors, str(tmp), metadata=metadata | extra)
-    mask = os.umask(0)
-    os.umask(mask)
-    tmp.chmod(0o666 & ~mask)  # safetensors creates files readable by the owner only
+    give_default_file_mode(tmp)
     tmp.replace(path)
 
 

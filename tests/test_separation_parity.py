@@ -7,6 +7,7 @@ import torch
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.stft import magnitude_phase
 from tests import fixtures
+from training.metrics import sdr
 
 TOL = dict(atol=1e-5, rtol=1e-4)
 
@@ -60,10 +61,6 @@ def test_film_offsets_once_per_query_equal_full_forward(seeded_separation_net, r
         np.testing.assert_array_equal(net.separate(x, net.film(c)).numpy(), net(x, c).numpy())
 
 
-def _snr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    return float(10 * np.log10(np.sum(reference**2) / np.sum((estimate - reference) ** 2)))
-
-
 @pytest.mark.parametrize("case", ["", "case_b_"])
 def test_fast_path_float32_matches_official(seeded_separation_net, ref, case):
     """BatchNorm folded, channels-last, FiLM once: the parity tolerance still holds."""
@@ -83,7 +80,7 @@ def test_fast_path_bfloat16_within_stated_tolerance(seeded_separation_net, ref, 
     with torch.inference_mode():
         out = fast.separate(torch.from_numpy(ref[f"{case}input_waveform"]), fast.film(torch.from_numpy(ref["condition"])))
     assert out.dtype == torch.float32
-    assert _snr_db(ref[f"{case}output_waveform"], out.numpy()) >= fixtures.BF16_MIN_SNR_DB
+    assert sdr(ref[f"{case}output_waveform"], out.numpy()) >= fixtures.BF16_MIN_SNR_DB
 
 
 def test_fast_path_leaves_the_loaded_net_unchanged(seeded_separation_net, ref):
