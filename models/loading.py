@@ -29,7 +29,7 @@ from models.clap import ClapQueryNet, load_clap_encoder, load_roberta_tokenizer
 from models.config import SeparationConfig
 from models.errors import ModelLoadingError
 from models.minilm import QUERY_KIND as MINILM_KIND
-from models.minilm import MiniLmQueryNet
+from models.minilm import CaptionMemory, MiniLmQueryNet, QueryProjection
 from models.resunet import ResUNet30
 
 BUNDLE_FORMAT = "lass-bundle-1"
@@ -93,10 +93,22 @@ def load_query_net(
     metadata = bundle_metadata(checkpoint)
     if metadata and metadata.get("query_net") == MINILM_KIND:
         state = read_state_dict(checkpoint) if state is None else state
-        query_net = MiniLmQueryNet()
-        load_into(query_net.projection, strip_prefix(state, BUNDLE_QUERY_PREFIX + "projection."), checkpoint)
-        return query_net
+        projection = QueryProjection()
+        load_into(projection, strip_prefix(state, BUNDLE_QUERY_PREFIX + "projection."), checkpoint)
+        return MiniLmQueryNet(projection, _caption_memory(state, checkpoint))
     return load_clap_query_net(checkpoint, tokenizer_dir, state)
+
+
+def _caption_memory(state: StateDict, checkpoint: Path) -> CaptionMemory | None:
+    memory = strip_prefix(state, BUNDLE_QUERY_PREFIX + "memory.")
+    if not memory:
+        return None
+    if sorted(memory) != ["features", "temperature"]:
+        raise ModelLoadingError(
+            f"{checkpoint}: the caption memory should hold 'features' and 'temperature', found {sorted(memory)}; "
+            "export the bundle again (lass train resumes and re-exports)"
+        )
+    return CaptionMemory(memory["features"], float(memory["temperature"]))
 
 
 def has_query_weights(state: StateDict) -> bool:

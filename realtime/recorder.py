@@ -10,29 +10,40 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from realtime.engine import Engine
+from realtime.ring import SampleRing
 
 POLL_S = 0.05
+
+
+@dataclass
+class _Track:
+    """One file following one ring, ``offset_samples`` behind what the callback has played."""
+
+    ring: SampleRing
+    path: Path
+    handle: sf.SoundFile
+    offset_samples: int
+    position: int  # the next ring sample to write
 
 
 class Recorder:
     def __init__(self, engine: Engine, output_path: Path, input_path: Path | None = None) -> None:
         self.engine = engine
-        self.paths = [p for p in (output_path, input_path) if p is not None]
         start = engine.played_ring.written
-        offsets = [0, -engine.latency_samples][: len(self.paths)]
-        rings = [engine.played_ring, engine.input_ring][: len(self.paths)]
         rate = engine.settings.device_rate_hz
+        sources = [(engine.played_ring, output_path, 0), (engine.input_ring, input_path, -engine.latency_samples)]
         self._tracks = [
-            (ring, sf.SoundFile(_part(path), "w", rate, 1, "FLOAT", format="WAV"), start + offset)
-            for ring, path, offset in zip(rings, self.paths, offsets)
+            _Track(ring, path, sf.SoundFile(_part(path), "w", rate, 1, "FLOAT", format="WAV"), offset, start + offset)
+            for ring, path, offset in sources
+            if path is not None
         ]
-        self._offsets = offsets
         self._running = True
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
@@ -45,22 +56,22 @@ class Recorder:
 
     def _drain(self) -> None:
         played = self.engine.played_ring.written
-        for index, (ring, handle, position) in enumerate(self._tracks):
-            limit = played + self._offsets[index]
-            if limit > position:
-                block = np.zeros(limit - position, dtype=np.float32)
-                ring.read_into(block, position)
-                handle.write(block)
-                self._tracks[index] = (ring, handle, limit)
+        for track in self._tracks:
+            limit = played + track.offset_samples
+            if limit > track.position:
+                block = np.zeros(limit - track.position, dtype=np.float32)
+                track.ring.read_into(block, track.position)
+                track.handle.write(block)
+                track.position = limit
 
     def stop(self) -> list[Path]:
         """Finish, close and publish the files; returns their paths."""
         self._running = False
         self._thread.join()
-        for (_, handle, _), path in zip(self._tracks, self.paths):
-            handle.close()
-            _part(path).replace(path)
-        return self.paths
+        for track in self._tracks:
+            track.handle.close()
+            _part(track.path).replace(track.path)
+        return [track.path for track in self._tracks]
 
 
 def _part(path: Path) -> Path:

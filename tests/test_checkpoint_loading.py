@@ -14,7 +14,10 @@ from models.checkpoint import read_state_dict
 from models.clap import load_clap_encoder
 from models.checkpoint import clap_state_from_official
 from models.errors import ModelLoadingError
-from models.loading import load_clap_query_net, load_separation_net, save_bundle
+from models.config import SeparationConfig
+from models.loading import load_clap_query_net, load_query_net, load_separation_net, save_bundle
+from models.minilm import QUERY_KIND, QueryProjection
+from models.resunet import ResUNet30
 from models.separator import Separator
 from tests import fixtures
 from training.metrics import sdr
@@ -138,3 +141,11 @@ def test_missing_checkpoint_via_the_installed_command(tmp_path):
     assert result.returncode == 2
     assert "checkpoint not found" in result.stderr and "none.ckpt" in result.stderr
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_bundle_with_a_broken_caption_memory_is_a_clear_error(tmp_path):
+    projection = {f"projection.{k}": v for k, v in QueryProjection().state_dict().items()}
+    path = tmp_path / "half.safetensors"
+    save_bundle(path, ResUNet30(SeparationConfig(width=0.125)), projection | {"memory.features": torch.zeros(2, 384)}, QUERY_KIND)
+    with pytest.raises(ModelLoadingError, match="half.safetensors: the caption memory"):
+        load_query_net(path)

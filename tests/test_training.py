@@ -9,11 +9,14 @@ import torch
 from audio.files import write_audio
 from cli.main import main
 from models.config import UNPADDED_SEGMENT_SAMPLES, SeparationConfig
-from models.minilm import MiniLmQueryNet
+from models.errors import ModelLoadingError
+from models.loading import bundle_metadata, load_query_net
+from models.minilm import CaptionMemory, MiniLmQueryNet
 from models.resunet import ResUNet30
-from training.data import FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
+from training.caption_memory import TEMPERATURES, leave_one_caption_out_accuracy
+from training.data import CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
 from training.metrics import MAX_DB, sdr, separation_scores, si_sdr
-from training.sources import SOUND_CLASSES
+from training.sources import PHRASINGS, SOUND_CLASSES
 from training.task import SeparationTask
 from training.train import TrainConfig, train
 
@@ -55,6 +58,36 @@ def test_generated_items_are_seeded_and_splits_differ():
     assert item["caption"] in next(c.train_captions for c in SOUND_CLASSES if c.name == item["label"])
 
 
+def test_training_phrasings_never_produce_a_heldout_caption():
+    every_training_text = {
+        phrasing.format(caption) for sound in SOUND_CLASSES for caption in sound.train_captions
+        for phrasing in ("{}", *PHRASINGS)
+    }
+    assert not every_training_text & {h for sound in SOUND_CLASSES for h in sound.heldout_captions}
+    rng = np.random.default_rng(0)
+    always, never = GeneratedSources("train", phrasing_probability=1.0), GeneratedSources("heldout", 0.0)
+    phrased = {always.caption(rng, "siren") for _ in range(50)}
+    siren = next(c for c in SOUND_CLASSES if c.name == "siren")
+    assert phrased <= every_training_text and not phrased & set(siren.train_captions)
+    assert {never.caption(rng, "siren") for _ in range(20)} == set(siren.heldout_captions)
+
+
+def test_caption_memory_blends_the_nearest_training_texts():
+    rng = torch.Generator().manual_seed(0)
+    centres = torch.nn.functional.normalize(torch.randn(2, 384, generator=rng), dim=-1)
+    features = torch.nn.functional.normalize(centres.repeat_interleave(3, 0) + 0.05 * torch.randn(6, 384, generator=rng), dim=-1)
+    texts = [CaptionText(label, f"{label} {i}", f"{label} {i}") for label in "ab" for i in range(3)]
+    conditions = torch.nn.functional.normalize(torch.randn(6, 512, generator=rng), dim=-1)
+    assert leave_one_caption_out_accuracy(features, conditions, texts, 0.02) == 1.0
+    memory = CaptionMemory(features, 0.02)
+    weights = memory.weights(features[:1])
+    assert weights.sum().item() == pytest.approx(1.0) and weights[0, 0] > 0.99  # a memory text answers itself
+    query = torch.nn.functional.normalize(centres[1:] + 0.05 * torch.randn(1, 384, generator=rng), dim=-1)
+    assert memory.weights(query)[0, 3:].sum() > 0.99  # an unseen text near b blends only b's texts
+    with pytest.raises(ModelLoadingError, match="positive temperature"):
+        CaptionMemory(features, 0.0)
+
+
 def test_folder_sources_from_captions_csv(tmp_path):
     for i in range(3):
         write_audio(tmp_path / f"clip{i}.wav", 0.1 * np.sin(np.arange(8000) * (i + 1) / 10)[None].astype(np.float32), 16_000)
@@ -89,9 +122,14 @@ def test_tiny_model_loss_falls(minilm):
 def test_train_command_writes_bundle_and_eval_scores_it(tmp_path):
     run = tmp_path / "run"
     args = ["train", "--out", str(run), "--steps", "2", "--batch-size", "2", "--width", "0.125", "--segment-samples", "9920"]
-    assert main(args + ["--val-items", "2", "--val-every", "2", "--checkpoint-every", "1", "--warmup-steps", "1"]) == 0
+    assert main(args + ["--val-items", "2", "--val-every", "2", "--checkpoint-every", "1000", "--warmup-steps", "1"]) == 0
     bundle = run / "model.safetensors"
-    assert bundle.is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2  # the final step
+    memory = json.loads(bundle_metadata(bundle)["caption_memory"])
+    assert memory["texts"] == len(GeneratedSources("train", 0.5).texts())
+    accuracy = memory["leave_one_caption_out_accuracy"]
+    assert memory["temperature"] in TEMPERATURES and accuracy[str(memory["temperature"])] == max(accuracy.values())
+    assert load_query_net(bundle).memory.features.shape == (memory["texts"], 384)
     out = tmp_path / "eval"
     assert main(["eval", "--checkpoint", str(bundle), "--per-class", "1", "--snr", "0", "--out", str(out)]) == 0
     result = json.loads(out.with_suffix(".json").read_text())

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -21,11 +21,19 @@ from torch.utils.data import Dataset
 
 from audio.files import read_audio, resample
 from models.config import MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES
-from training.sources import SOUND_CLASSES
+from training.sources import PHRASINGS, SOUND_CLASSES
 
 DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 SPLITS = {"train": 0, "heldout": 1}
 EPS = 1e-8
+
+
+class CaptionText(NamedTuple):
+    """One text a pool can describe a source with: ``text`` is ``caption``, possibly in a phrasing."""
+
+    label: str
+    caption: str
+    text: str
 
 
 class SourcePool(Protocol):
@@ -37,21 +45,41 @@ class SourcePool(Protocol):
 
     def caption(self, rng: np.random.Generator, label: str) -> str: ...
 
+    def texts(self) -> list[CaptionText]:
+        """Every text :meth:`caption` can return."""
+        ...
+
 
 class GeneratedSources:
-    """The seeded synthetic classes of :mod:`training.sources`; ``captions`` picks train or held-out."""
+    """The seeded synthetic classes of :mod:`training.sources`; ``captions`` picks train or held-out.
 
-    def __init__(self, captions: str = "train") -> None:
+    ``phrasing_probability``: how often a caption is put in one of the ``PHRASINGS`` (training only).
+    """
+
+    def __init__(self, captions: str = "train", phrasing_probability: float = 0.0) -> None:
         self.classes = {c.name: c for c in SOUND_CLASSES}
         self.labels = tuple(self.classes)
         self.captions = captions
+        self.phrasing_probability = phrasing_probability
 
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
         return self.classes[label].generate(rng, n_samples).astype(np.float32)
 
     def caption(self, rng: np.random.Generator, label: str) -> str:
         sound = self.classes[label]
-        return str(rng.choice(sound.train_captions if self.captions == "train" else sound.heldout_captions))
+        caption = str(rng.choice(sound.train_captions if self.captions == "train" else sound.heldout_captions))
+        if rng.random() < self.phrasing_probability:
+            caption = str(rng.choice(PHRASINGS)).format(caption)
+        return caption
+
+    def texts(self) -> list[CaptionText]:
+        phrasings = ("{}", *PHRASINGS) if self.phrasing_probability > 0 else ("{}",)
+        return [
+            CaptionText(label, caption, phrasing.format(caption))
+            for label, sound in self.classes.items()
+            for caption in (sound.train_captions if self.captions == "train" else sound.heldout_captions)
+            for phrasing in phrasings
+        ]
 
 
 class FolderSources:
@@ -77,6 +105,9 @@ class FolderSources:
 
     def caption(self, rng: np.random.Generator, label: str) -> str:
         return str(rng.choice(self.captions_by_file[label]))
+
+    def texts(self) -> list[CaptionText]:
+        return [CaptionText(f, c, c) for f, captions in self.captions_by_file.items() for c in captions]
 
 
 def _read_captions(path: Path) -> dict[str, list[str]]:

@@ -2,7 +2,9 @@
 
 Metrics are defined in :mod:`training.metrics`. The generated set is the held-out split: random
 streams never used in training, 2-source mixtures at each requested SNR, the same number per class,
-described with the held-out paraphrases (``--captions heldout``) or the training captions (``train``).
+described with the held-out paraphrases (``--captions heldout``) or the training captions (``train``):
+one caption drawn per mixture, or every caption of the class for every mixture (``--all-captions``,
+the paired comparison of two caption sets: the same mixtures, no caption-sampling noise).
 A mixture list is a CSV with columns ``mixture,target,caption`` (paths relative to the CSV).
 
 Results are printed per class and overall, and written as JSON (summary + items) and CSV (items).
@@ -36,17 +38,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-class", type=int, default=20, help="generated mixtures per class and SNR")
     parser.add_argument("--snr", type=float, nargs="+", default=list(DEFAULT_SNRS_DB), help="generated SNRs (dB)")
     parser.add_argument("--captions", choices=("heldout", "train"), default="heldout")
+    parser.add_argument("--all-captions", action="store_true", help="score each generated mixture with every caption of its class")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.csv")
 
 
-def generated_items(per_class: int, snrs_db: list[float], captions: str, seed: int) -> Iterator[dict]:
+def generated_items(
+    per_class: int, snrs_db: list[float], captions: str, seed: int, all_captions: bool = False
+) -> Iterator[dict]:
+    """Held-out mixtures; ``captions`` lists the texts to score each with (one drawn, or all of its class)."""
     pool = GeneratedSources(captions)
+    texts: dict[str, list[str]] = {}
+    for text in pool.texts():
+        texts.setdefault(text.label, []).append(text.text)
     config = MixConfig(segment_samples=EVAL_SEGMENT_SAMPLES)
     for snr_index, snr_db in enumerate(snrs_db):
         data = Mixtures(pool, per_class * len(pool.labels), seed + snr_index, "heldout", config, snr_db, True, 2)
         for index in range(len(data)):
-            yield {**data[index], "snr_db": snr_db}
+            item = data[index]
+            yield {**item, "captions": texts[item["label"]] if all_captions else [item["caption"]], "snr_db": snr_db}
 
 
 def listed_items(csv_path: Path) -> Iterator[dict]:
@@ -57,24 +67,27 @@ def listed_items(csv_path: Path) -> Iterator[dict]:
             yield {
                 "mixture": torch.from_numpy(to_32k(mixture)),
                 "target": torch.from_numpy(to_32k(target)),
-                "caption": row["caption"],
+                "captions": [row["caption"]],
                 "label": row.get("label") or row["caption"],
                 "snr_db": float("nan"),
             }
 
 
 def evaluate(separator: Separator, items: Iterator[dict]) -> list[dict]:
-    """Score every item; each result has label, caption, snr_db and the four metrics."""
+    """Score every item with each of its ``captions`` (one batched separation per item); each result
+    has label, caption, snr_db and the four metrics."""
     results = []
     conditions: dict[str, torch.Tensor] = {}
     for item in items:
-        caption = item["caption"]
-        if caption not in conditions:
-            conditions[caption] = separator.embed_texts([caption])
+        captions = item["captions"]
+        for caption in captions:
+            if caption not in conditions:
+                conditions[caption] = separator.embed_texts([caption])
         mixture = item["mixture"].numpy()
-        estimate = separator.separate(mixture, MODEL_SAMPLE_RATE_HZ, conditions[caption])[0]
-        scores = separation_scores(item["target"].numpy()[0], estimate[0], mixture[0])
-        results.append({"label": item["label"], "caption": caption, "snr_db": item["snr_db"], **scores})
+        estimates = separator.separate(mixture, MODEL_SAMPLE_RATE_HZ, torch.cat([conditions[c] for c in captions]))
+        for caption, estimate in zip(captions, estimates):
+            scores = separation_scores(item["target"].numpy()[0], estimate[0], mixture[0])
+            results.append({"label": item["label"], "caption": caption, "snr_db": item["snr_db"], **scores})
     return results
 
 
@@ -113,7 +126,7 @@ def run(args: argparse.Namespace, separator: Separator) -> dict:
     items = (
         listed_items(args.mixtures)
         if args.mixtures
-        else generated_items(args.per_class, args.snr, args.captions, args.seed)
+        else generated_items(args.per_class, args.snr, args.captions, args.seed, args.all_captions)
     )
     with torch.inference_mode():
         results = evaluate(separator, items)

@@ -2,7 +2,9 @@
 
 Each class has a generator ``(rng, n_samples) -> (n_samples,) float32`` at 32 kHz and two sets of
 captions: ``train_captions`` used in training, ``heldout_captions`` never seen in training (to test that
-paraphrases work). A data set is a seed, not a folder of files.
+paraphrases work). In training, half of the captions are put in one of the ``PHRASINGS`` ("the sound of
+...", "distant ..."), so that the query projection learns the sound named, not the words around it.
+A data set is a seed, not a folder of files.
 """
 
 from __future__ import annotations
@@ -187,75 +189,125 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
     SoundClass(
         "speech",
         speech,
-        ("speech", "a person talking", "someone speaking", "a man or woman speaking", "spoken words", "human voice talking"),
+        (
+            "speech", "a person talking", "someone speaking", "a man or woman speaking", "spoken words",
+            "human voice talking", "a woman talking", "a man speaking", "conversation", "a voice",
+            "somebody saying something", "narration", "a speaker giving a talk", "talking",
+        ),
         ("a voice reading a sentence aloud", "people talk"),
     ),
     SoundClass(
         "beeps",
         beeps,
-        ("beeping", "an alarm beeping", "electronic beeps", "a beeping alarm clock", "repeated beep tones", "a warning beep"),
+        (
+            "beeping", "an alarm beeping", "electronic beeps", "a beeping alarm clock", "repeated beep tones",
+            "a warning beep", "a microwave beeping", "a smoke detector alarm", "alarm", "a beeper",
+            "a truck reversing beep", "bleeps", "a pager beeping", "a buzzer alarm",
+        ),
         ("an alarm going off", "beep beep beep"),
     ),
     SoundClass(
         "siren",
         siren,
-        ("siren", "an ambulance siren", "a police siren", "wailing siren", "an emergency vehicle siren", "fire truck siren"),
+        (
+            "siren", "an ambulance siren", "a police siren", "wailing siren", "an emergency vehicle siren",
+            "fire truck siren", "a police car passing with its siren on", "an air raid siren", "sirens",
+            "a yelping siren", "the siren of an ambulance", "a civil defense siren", "a warbling siren", "a loud siren",
+        ),
         ("a siren wailing in the distance", "emergency siren"),
     ),
     SoundClass(
         "whistle",
         whistle,
-        ("whistling", "a person whistling", "a whistle", "someone whistling a tune", "high pitched whistle", "whistling sound"),
+        (
+            "whistling", "a person whistling", "a whistle", "someone whistling a tune", "high pitched whistle",
+            "whistling sound", "a whistled melody", "a boy whistling", "a woman whistles a song", "whistles",
+            "lips whistling", "a cheerful whistle", "somebody whistling", "a referee whistle",
+        ),
         ("a man whistles", "tuneful whistling"),
     ),
     SoundClass(
         "hum",
         hum,
-        ("electrical hum", "mains hum", "a low buzzing hum", "50 hz hum", "transformer hum", "buzzing of electricity"),
+        (
+            "electrical hum", "mains hum", "a low buzzing hum", "50 hz hum", "transformer hum",
+            "buzzing of electricity", "60 hz hum", "an amplifier humming", "buzz", "an electric buzz",
+            "a fridge humming", "a hum from a speaker", "low frequency hum", "humming",
+        ),
         ("humming of a power line", "a ground loop buzz"),
     ),
     SoundClass(
         "noise",
         noise,
-        ("white noise", "hiss", "static noise", "rain-like noise", "pink noise", "steady noise"),
+        (
+            "white noise", "hiss", "static noise", "rain-like noise", "pink noise", "steady noise", "static",
+            "TV static", "hissing", "brown noise", "a hissing sound", "background hiss", "a waterfall-like rush",
+            "the hiss of a fan",
+        ),
         ("tape hiss", "radio static"),
     ),
     SoundClass(
         "ticking",
         ticking,
-        ("clock ticking", "ticking", "a ticking clock", "clicks", "regular clicking", "a metronome ticking"),
+        (
+            "clock ticking", "ticking", "a ticking clock", "clicks", "regular clicking", "a metronome ticking",
+            "a ticking wall clock", "a pendulum clock ticking", "tick tick tick", "a watch ticking", "clicking", "the ticking of a timer",
+            "a click track", "a clicking noise",
+        ),
         ("tick tock of a clock", "clicking sounds"),
     ),
     SoundClass(
         "plucked",
         plucked,
-        ("guitar", "a plucked string melody", "someone playing guitar", "plucked strings", "a harp melody", "acoustic guitar notes"),
+        (
+            "guitar", "a plucked string melody", "someone playing guitar", "plucked strings", "a harp melody",
+            "acoustic guitar notes", "a guitar melody", "a banjo", "a harp", "plucking a string",
+            "a mandolin tune", "guitar music", "a ukulele", "strummed notes",
+        ),
         ("the guitar", "a melody on a string instrument"),
     ),
     SoundClass(
         "drums",
         drums,
-        ("drums", "a drum beat", "drum kit playing", "percussion", "kick and snare drums", "drumming"),
+        (
+            "drums", "a drum beat", "drum kit playing", "percussion", "kick and snare drums", "drumming", "a drum",
+            "a snare drum", "drum hits", "someone playing the drums", "a bass drum", "a drum loop",
+            "a rock drum groove", "a drum solo",
+        ),
         ("a drummer playing a rhythm", "beats on a drum set"),
     ),
     SoundClass(
         "bells",
         bells,
-        ("bells", "a bell ringing", "church bells", "chimes", "ringing bells", "a small bell"),
+        (
+            "bells", "a bell ringing", "church bells", "chimes", "ringing bells", "a small bell", "a bell",
+            "wind chimes", "a doorbell chime", "a bicycle bell", "temple bells", "a ringing chime", "handbells",
+            "a gong",
+        ),
         ("a bell rings", "tolling bell"),
     ),
     SoundClass(
         "engine",
         engine,
-        ("engine", "car engine idling", "engine rumble", "a motor running", "traffic engine noise", "a truck engine"),
+        (
+            "engine", "car engine idling", "engine rumble", "a motor running", "traffic engine noise",
+            "a truck engine", "a motorcycle engine", "an idling car", "a diesel engine", "a generator running",
+            "motor", "a bus engine", "the engine of a boat", "a lawnmower",
+        ),
         ("a vehicle engine revving", "rumbling motor"),
     ),
     SoundClass(
         "chirps",
         chirps,
-        ("birds chirping", "bird song", "chirping", "a bird tweeting", "small birds singing", "chirps"),
+        (
+            "birds chirping", "bird song", "chirping", "a bird tweeting", "small birds singing", "chirps", "birds",
+            "a bird", "birdsong in the morning", "a sparrow", "a bird calling", "twittering", "a canary singing",
+            "a robin",
+        ),
         ("a songbird", "tweeting birds"),
     ),
 )
 
 CLASS_NAMES = tuple(c.name for c in SOUND_CLASSES)
+
+PHRASINGS = ("the sound of {}", "{} in the background", "a recording of {}", "loud {}", "{} nearby", "distant {}")

@@ -12,6 +12,7 @@ a bundle that ``lass separate --checkpoint`` and the app load directly.
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +24,12 @@ from models.config import SeparationConfig
 from models.loading import load_query_net, load_separation_net, save_bundle
 from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
-from training.data import DEFAULT_SEGMENT_SAMPLES, FolderSources, GeneratedSources, MixConfig, Mixtures
+from training.caption_memory import build_memory
+from training.data import DEFAULT_SEGMENT_SAMPLES, CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures
 from training.task import SeparationTask
 
 BUNDLE_NAME = "model.safetensors"
+TRAIN_PHRASING_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ class MixtureData(L.LightningDataModule):
                 raise ValueError("--data needs --captions (a CSV with file,caption columns, or JSON)")
             self.train_pool = self.val_pool = FolderSources(config.data, config.captions)
         else:
-            self.train_pool, self.val_pool = GeneratedSources("train"), GeneratedSources("heldout")
+            self.train_pool = GeneratedSources("train", TRAIN_PHRASING_PROBABILITY)
+            self.val_pool = GeneratedSources("heldout")
         self.mix = MixConfig(segment_samples=config.segment_samples)
 
     def train_dataloader(self) -> DataLoader:
@@ -123,16 +127,33 @@ class MixtureData(L.LightningDataModule):
 
 
 class ExportBundle(L.Callback):
-    """Writes ``OUT/model.safetensors`` whenever a checkpoint is saved, so every run leaves a usable model."""
+    """Writes ``OUT/model.safetensors`` whenever a checkpoint is saved, so every run leaves a usable model.
 
-    def __init__(self, path: Path, query_net: torch.nn.Module) -> None:
-        self.path, self.query_net = path, query_net
+    A MiniLM query net is exported with a caption memory of ``texts`` (the training texts), its
+    temperature chosen on them (:mod:`training.caption_memory`); the choice is in the bundle's metadata.
+    """
+
+    def __init__(self, path: Path, query_net: torch.nn.Module, texts: list[CaptionText]) -> None:
+        self.path, self.query_net, self.texts = path, query_net, texts
+        self._features: torch.Tensor | None = None
 
     def on_save_checkpoint(self, trainer: L.Trainer, task: SeparationTask, checkpoint: dict) -> None:
         if trainer.is_global_zero:
-            save_bundle(
-                self.path, task.net, self.query_net.bundle_state(), self.query_net.kind, steps=str(trainer.global_step)
-            )
+            self.export(task.net, trainer.global_step)
+
+    def export(self, net: ResUNet30, step: int) -> None:
+        state, extra = self.query_net.bundle_state(), {"steps": str(step)}
+        if isinstance(self.query_net, MiniLmQueryNet) and self.texts:
+            if self._features is None:
+                self._features = self.query_net.sentence_features([t.text for t in self.texts])
+            memory, accuracy = build_memory(self.query_net, self.texts, self._features)
+            if memory is not None:
+                state |= {f"memory.{k}": v for k, v in memory.state_dict().items()}
+                extra["caption_memory"] = json.dumps(
+                    {"texts": len(self.texts), "temperature": round(float(memory.temperature), 6),
+                     "leave_one_caption_out_accuracy": {str(k): round(v, 4) for k, v in accuracy.items()}}
+                )
+        save_bundle(self.path, net, state, self.query_net.kind, **extra)
 
 
 def train(config: TrainConfig) -> Path:
@@ -143,6 +164,8 @@ def train(config: TrainConfig) -> Path:
     net, query_net = build_models(config)
     task = SeparationTask(net, query_net, config.learning_rate, config.warmup_steps, config.steps)
     out = Path(config.out_dir)
+    data = MixtureData(config)
+    export = ExportBundle(out / BUNDLE_NAME, query_net, data.train_pool.texts())
     checkpoints = L.pytorch.callbacks.ModelCheckpoint(
         out / "checkpoints", save_last=True, every_n_train_steps=config.checkpoint_every, save_top_k=1
     )
@@ -156,7 +179,7 @@ def train(config: TrainConfig) -> Path:
         devices=config.devices,
         num_nodes=config.num_nodes,
         strategy=config.strategy,
-        callbacks=[checkpoints, ExportBundle(out / BUNDLE_NAME, query_net)],
+        callbacks=[checkpoints, export],
         logger=loggers,
         val_check_interval=config.val_every,
         check_val_every_n_epoch=None,
@@ -165,6 +188,6 @@ def train(config: TrainConfig) -> Path:
         default_root_dir=out,
     )
     last = out / "checkpoints" / "last.ckpt"
-    trainer.fit(task, datamodule=MixtureData(config), ckpt_path=last if last.exists() else None)
-    ExportBundle(out / BUNDLE_NAME, query_net).on_save_checkpoint(trainer, task, {})
+    trainer.fit(task, datamodule=data, ckpt_path=last if last.exists() else None)
+    trainer.save_checkpoint(last)  # the final step, whatever --checkpoint-every; exports the bundle too
     return out / BUNDLE_NAME
