@@ -74,4 +74,8 @@ def test_bundled_model_separates_speech_from_beeps_live(server):
     delay = int(round(engine.latency_samples + device_latency_s * RATE_HZ))
     output = recorded[delay : delay + len(mixture)]
     skip = RATE_HZ // 2  # the engine's warm-up
-    assert si_sdr(target[skip:], output[skip:]) > si_sdr(target[skip:], mixture[skip:]) + 3.0
+    offline = separator.separate(mixture[None], RATE_HZ, separator.embed_texts(["speech"]))[0, 0]
+    streamed_gain_db = si_sdr(target[skip:], output[skip:]) - si_sdr(target[skip:], mixture[skip:])
+    offline_gain_db = si_sdr(target[skip:], offline[skip:]) - si_sdr(target[skip:], mixture[skip:])
+    # the live path separates as the model does offline (the model's quality is lass eval's business)
+    assert streamed_gain_db > 1.5 and streamed_gain_db > offline_gain_db - 1.5, (streamed_gain_db, offline_gain_db)
