@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from audio.files import read_audio, resample
 from models.config import MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES
-from training.sources import PHRASINGS, SOUND_CLASSES
+from training.sources import PHRASINGS, SOUND_CLASSES, SoundClass
 
 DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 SPLITS = {"train": 0, "heldout": 1}
@@ -66,8 +66,7 @@ class GeneratedSources:
         return self.classes[label].generate(rng, n_samples).astype(np.float32)
 
     def caption(self, rng: np.random.Generator, label: str) -> str:
-        sound = self.classes[label]
-        caption = str(rng.choice(sound.train_captions if self.captions == "train" else sound.heldout_captions))
+        caption = str(rng.choice(self._captions(self.classes[label])))
         if rng.random() < self.phrasing_probability:
             caption = str(rng.choice(PHRASINGS)).format(caption)
         return caption
@@ -77,9 +76,12 @@ class GeneratedSources:
         return [
             CaptionText(label, caption, phrasing.format(caption))
             for label, sound in self.classes.items()
-            for caption in (sound.train_captions if self.captions == "train" else sound.heldout_captions)
+            for caption in self._captions(sound)
             for phrasing in phrasings
         ]
+
+    def _captions(self, sound: SoundClass) -> tuple[str, ...]:
+        return sound.train_captions if self.captions == "train" else sound.heldout_captions
 
 
 class FolderSources:
