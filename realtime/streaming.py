@@ -142,10 +142,11 @@ class StreamingSeparator:
         start_in_window = s.window_samples - s.lookahead_samples - self._region
         region_start = self.samples_in - s.lookahead_samples - self._region
         offset = region_start - self.samples_out
-        piece, weights = estimate[start_in_window:][: self._region] * self._window, self._window
-        skip = max(0, -region_start)  # before the stream began
-        self.accumulator[offset + skip : offset + self._region] += piece[skip:]
-        self.weights[offset + skip : offset + self._region] += weights[skip:]
+        # Early in a stream the region may begin (or lie wholly) before sample 0: that part is dropped.
+        skip = min(self._region, max(0, -region_start))
+        piece = estimate[start_in_window + skip : start_in_window + self._region] * self._window[skip:]
+        self.accumulator[offset + skip : offset + self._region] += piece
+        self.weights[offset + skip : offset + self._region] += self._window[skip:]
         ready = max(0, region_start + s.hop_samples - self.samples_out)
         return self._release(ready)
 
