@@ -21,8 +21,10 @@ from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions
 from models.loading import condition_from_file
 from models.separator import Separator, official_checkpoint
+from realtime.engine import EngineFailure
 from realtime.tuning import HEADROOM
 
+EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
 
 
@@ -183,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelLoadingError, AudioFileError, ValueError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except EngineFailure as error:
+        print(f"lass: error: {error}; nothing was written", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 

@@ -74,6 +74,10 @@ def resampler_lag_samples(from_hz: int, to_hz: int) -> int:
     return math.ceil(n_in * to_hz / from_hz) - n_out
 
 
+class EngineFailure(RuntimeError):
+    """The worker stopped on an error; the callback plays the fallback until the owner stops the engine."""
+
+
 class Engine:
     """Duplex processing of one mono channel; ``process_block`` is the body of the audio callback."""
 
@@ -103,6 +107,7 @@ class Engine:
         self._running = False
         self._busy = False
         self._thread: threading.Thread | None = None
+        self.failure: BaseException | None = None  # why the worker stopped, if it did
         self.injected_delay_s = 0.0  # for tests: extra time per worker cycle
         self.controls = controls
         self._gains = controls.gains()
@@ -153,7 +158,7 @@ class Engine:
         """Process all input that has arrived; returns the number of input samples taken."""
         written = self.input_ring.written
         backlog = written - self._read_position
-        if backlog <= 0:
+        if backlog <= 0 or self.failure is not None:
             return 0
         if backlog > self.latency_samples and self._read_position > 0:
             self._skip_to(written)
@@ -196,10 +201,18 @@ class Engine:
         """True when the worker has taken all input and is not processing."""
         return not self._busy and self._read_position >= self.input_ring.written
 
+    def check(self) -> None:
+        """Raise :class:`EngineFailure` if the worker has stopped on an error."""
+        if self.failure is not None:
+            raise EngineFailure(f"the separation worker stopped: {self.failure!r}") from self.failure
+
     def _work(self) -> None:
-        while self._running:
-            if not self.work_once():
-                time.sleep(WORKER_POLL_S)
+        try:
+            while self._running:
+                if not self.work_once():
+                    time.sleep(WORKER_POLL_S)
+        except Exception as error:  # kept for the owner (check, status), never swallowed
+            self.failure = error
 
     def _skip_to(self, position: int) -> None:
         hop_device = self.settings.stream.hop_samples * self.settings.device_rate_hz / MODEL_SAMPLE_RATE_HZ

@@ -17,7 +17,10 @@ DRAIN_POLL_S = 0.0005
 
 
 def stream_array(engine: Engine, samples: np.ndarray, realtime: bool = False) -> np.ndarray:
-    """Pass ``(frames,)`` mono at the engine's device rate through ``engine``; returns ``(frames,)``."""
+    """Pass ``(frames,)`` mono at the engine's device rate through ``engine``; returns ``(frames,)``.
+
+    Raises :class:`realtime.engine.EngineFailure` if the worker stopped on an error.
+    """
     block = engine.settings.block_frames
     latency = engine.latency_samples
     total = len(samples) + latency
@@ -36,12 +39,14 @@ def stream_array(engine: Engine, samples: np.ndarray, realtime: bool = False) ->
             engine.process_block(padded[start : start + block], out[start : start + block])
     finally:
         engine.stop()
+    engine.check()
     return out[latency : latency + len(samples)]
 
 
 def _wait_for_output(engine: Engine, needed_position: int, fed: int) -> None:
     """Block until the worker has written up to ``needed_position`` or taken all input fed so far."""
     while engine.output_ring.written < needed_position:
+        engine.check()
         if engine.input_ring.written == fed and engine.worker_idle():
             return
         time.sleep(DRAIN_POLL_S)

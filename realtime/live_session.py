@@ -153,7 +153,9 @@ class LiveSession:
         stats = engine.stats.snapshot()
         settings = engine.settings.stream
         warning = None
-        if stats["rtf"] > KEEP_UP_RTF or stats["dropped_hops"]:
+        if engine.failure is not None:
+            warning = f"separation stopped ({engine.failure!r}): playing the {engine.settings.fallback} input; press Stop"
+        elif stats["rtf"] > KEEP_UP_RTF or stats["dropped_hops"]:
             warning = (
                 f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): "
                 f"raise the hop above {samples_to_ms(settings.hop_samples):.0f} ms or use a smaller model"

@@ -10,7 +10,7 @@ import torch
 
 from models.config import HOP_LENGTH, N_FREQ_BINS, SeparationConfig, ms_to_samples
 from models.resunet import ResUNet30
-from realtime.engine import Controls, Engine, EngineSettings
+from realtime.engine import Controls, Engine, EngineFailure, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
 from training.metrics import sdr
@@ -215,3 +215,17 @@ def test_stream_command_with_a_long_lookahead(small_bundle, tmp_path):
     assert main(args + options) == 0
     out = read_audio(tmp_path / "out.wav")
     assert out.samples.shape == (1, len(x)) and np.isfinite(out.samples).all()
+
+
+class FailingNet(IdentityNet):
+    """A test double for a separation net that fails on every pass (a CUDA error, a bad kernel...)."""
+
+    def separate_with_spectra(self, mixture, film):
+        raise RuntimeError("device lost")
+
+
+def test_a_failing_worker_is_reported_not_waited_for(small_net):
+    engine = Engine(small_net, _film(small_net, 1), EngineSettings(device_rate_hz=32_000))
+    engine.separator.net = FailingNet()
+    with pytest.raises(EngineFailure, match="device lost"):
+        stream_array(engine, _noise(1.0, 32_000))
