@@ -221,7 +221,8 @@ class ResUNet30(nn.Module):
         if dtype is None:
             return self.base(magnitude, film)
         film = {path: offset.to(dtype) for path, offset in film.items()}  # no promotion back to float32
-        with torch.autocast(self.device.type, dtype=dtype):
+        # No autocast cache: the weights are stored in ``dtype`` already, and a CUDA graph capture forbids it.
+        with torch.autocast(self.device.type, dtype=dtype, cache_enabled=False):
             return self.base(magnitude, film).float().contiguous()
 
     def forward(self, mixture: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
