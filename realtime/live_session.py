@@ -17,13 +17,13 @@ import torch
 
 from audio.files import read_audio, resample
 from models.config import ms_to_samples, samples_to_ms
-from models.resunet import ResUNet30
 from models.separator import Separator
 from realtime.audio_io import DuplexStream, FileInputStream
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.query import Query, QueryUpdater, State, describe
 from realtime.recorder import Recorder
-from realtime.streaming import SpectralFrames
+from realtime.streaming import SpectralFrames, StreamingSeparator
+from realtime.window_pass import CudaGraphWindowPass
 from realtime.tuning import recommended_settings, settings_for_hop
 
 # The engine can keep up when a hop takes at most this share of its duration.
@@ -155,6 +155,8 @@ class LiveSession:
         warning = None
         if engine.failure is not None:
             warning = f"separation stopped ({engine.failure!r}): playing the {engine.settings.fallback} input; press Stop"
+        elif engine.separator.window_pass.fallback_reason:
+            warning = engine.separator.window_pass.fallback_reason
         elif stats["rtf"] > KEEP_UP_RTF or stats["dropped_hops"]:
             warning = (
                 f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): "
@@ -164,7 +166,7 @@ class LiveSession:
         return stats | {
             "model": self.model_name,
             "running": self.running,
-            "device": _device_name(engine.separator.net),
+            "device": _device_name(engine.separator),
             "latency_ms": engine.latency_ms + 1000 * device_latency,
             "hop_ms": samples_to_ms(settings.hop_samples),
             "input_peak": engine.stats.input_peak,
@@ -176,10 +178,13 @@ class LiveSession:
         }
 
 
-def _device_name(net: ResUNet30) -> str:
-    """E.g. ``CPU, bfloat16``: where and in which precision the separation net runs."""
+def _device_name(separator: StreamingSeparator) -> str:
+    """E.g. ``CPU, bfloat16`` or ``GPU, bfloat16, CUDA graph``: where, in which precision and how the
+    separation net runs."""
+    net = separator.net
     dtype = str(net.compute_dtype or torch.float32).removeprefix("torch.")
-    return f"{'GPU' if net.device.type == 'cuda' else 'CPU'}, {dtype}"
+    graph = ", CUDA graph" if isinstance(separator.window_pass, CudaGraphWindowPass) else ""
+    return f"{'GPU' if net.device.type == 'cuda' else 'CPU'}, {dtype}{graph}"
 
 
 def embed_query(separator: Separator, query: Query) -> torch.Tensor:

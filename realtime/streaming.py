@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from models.config import HOP_LENGTH, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
+from models.config import UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
+from realtime.window_pass import window_pass
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,18 @@ class StreamingSeparator:
     def __init__(self, net: ResUNet30, film: FilmOffsets, settings: StreamSettings = StreamSettings()) -> None:
         self.net = net.eval()
         self.settings = settings
-        self.film = film
+        self.window_pass = window_pass(self.net, film, settings)
         self.infer = True  # False: keep the context moving but skip the network (output silence)
         self.latest: SpectralFrames | None = None  # replaced (never mutated) once per hop
         s = settings
         self._region = s.hop_samples + s.crossfade_samples
         self._window = crossfade_window(self._region, s.crossfade_samples)
         self.reset()
+
+    @property
+    def film(self) -> FilmOffsets:
+        """The FiLM offsets of the query in use."""
+        return self.window_pass.film
 
     def reset(self) -> None:
         """Forget all audio: the next sample fed is sample 0 of a new stream."""
@@ -101,15 +106,14 @@ class StreamingSeparator:
         self.accumulator = np.zeros(length, dtype=np.float32)  # indexed from self.samples_out
         self.weights = np.zeros(length, dtype=np.float32)
 
-    @torch.inference_mode()
     def warm_up(self) -> None:
         """Run the network once at the window's shape: the first pass of a shape pays one-off set-up
         (oneDNN primitives, CUDA kernels), which must not land on the first hop of a live stream."""
-        self.net.separate(torch.zeros(1, 1, self.settings.window_samples, device=self.net.device), self.film)
+        self.window_pass.warm_up()
 
     def set_condition(self, film: FilmOffsets) -> None:
         """Swap the query's FiLM offsets; used from the next hop (a reference swap, atomic)."""
-        self.film = film
+        self.window_pass.set_condition(film)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """Take ``(n,)`` float32 input at 32 kHz; return the output samples released by it."""
@@ -137,14 +141,13 @@ class StreamingSeparator:
         s = self.settings
         self.context = np.concatenate([self.context[s.hop_samples :], hop_samples])
         self.samples_in += s.hop_samples
-        estimate = self._estimate(self.context)
+        region = self._estimate(self.context)
         # Output region [end - L - H - X, end - L) in stream positions, end = self.samples_in.
-        start_in_window = s.window_samples - s.lookahead_samples - self._region
         region_start = self.samples_in - s.lookahead_samples - self._region
         offset = region_start - self.samples_out
         # Early in a stream the region may begin (or lie wholly) before sample 0: that part is dropped.
         skip = min(self._region, max(0, -region_start))
-        piece = estimate[start_in_window + skip : start_in_window + self._region] * self._window[skip:]
+        piece = region[skip:] * self._window[skip:]
         self.accumulator[offset + skip : offset + self._region] += piece
         self.weights[offset + skip : offset + self._region] += self._window[skip:]
         ready = max(0, region_start + s.hop_samples - self.samples_out)
@@ -160,17 +163,10 @@ class StreamingSeparator:
         self.samples_out += count
         return out
 
-    @torch.inference_mode()
     def _estimate(self, window: np.ndarray) -> np.ndarray:
+        """``(W,)`` context -> the ``(H + X,)`` output region of this hop; publishes the newest frames."""
         if not self.infer:
-            return np.zeros_like(window)
-        device = self.net.device
-        waveform, magnitude, mask = self.net.separate_with_spectra(torch.from_numpy(window)[None, None].to(device), self.film)
-        s = self.settings
-        newest = slice(
-            -(s.lookahead_samples + s.hop_samples) // HOP_LENGTH - 1, -s.lookahead_samples // HOP_LENGTH - 1
-        )
-        self.latest = SpectralFrames(
-            self.samples_in // s.hop_samples, magnitude[0, 0, newest].cpu().numpy(), mask[0, 0, newest].cpu().numpy()
-        )
-        return waveform[0, 0].cpu().numpy()
+            return np.zeros(self._region, dtype=np.float32)
+        region, magnitude, mask = self.window_pass.run(window)
+        self.latest = SpectralFrames(self.samples_in // self.settings.hop_samples, magnitude, mask)
+        return region

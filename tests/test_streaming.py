@@ -13,6 +13,7 @@ from models.resunet import ResUNet30
 from realtime.engine import Controls, Engine, EngineFailure, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
+from realtime.window_pass import WindowPass
 from training.metrics import sdr
 
 
@@ -226,6 +227,6 @@ class FailingNet(IdentityNet):
 
 def test_a_failing_worker_is_reported_not_waited_for(small_net):
     engine = Engine(small_net, _film(small_net, 1), EngineSettings(device_rate_hz=32_000))
-    engine.separator.net = FailingNet()
+    engine.separator.window_pass = WindowPass(FailingNet(), {}, engine.settings.stream)
     with pytest.raises(EngineFailure, match="device lost"):
         stream_array(engine, _noise(1.0, 32_000))
