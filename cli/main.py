@@ -74,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--output-device", help="output device (index or part of its name)")
     stream.add_argument("--realtime", action="store_true", help="with --input-file: pace blocks like a device")
     stream.add_argument("--rate", type=int, default=48_000, help="device sample rate (Hz)")
-    stream.add_argument("--block", type=int, default=512, help="device block size (frames)")
+    stream.add_argument("--block", type=int, help="device block size (frames; default 512)")
+    stream.add_argument(
+        "--latency-ms", type=float,
+        help="latency to aim for: hop, look-ahead, crossfade, block and compute margin are chosen for it from "
+        "timings of the model on this device (instead of --hop-ms/--lookahead-ms/--window-ms/--block)",
+    )
     stream.add_argument("--hop-ms", type=float, help=f"hop (default: measured, {HEADROOM:g} forward passes)")
     stream.add_argument("--lookahead-ms", type=float, help="look-ahead (default: one hop)")
     stream.add_argument("--window-ms", type=float, help="model context (default: 1270 ms)")
@@ -158,7 +163,7 @@ def run_stream(args: argparse.Namespace) -> None:
     separator = load_separator(args)
     condition = condition_from_file(args.embedding) if args.embedding else separator.embed_texts([args.query])
     engine = session.build_engine(separator.separation_net, condition, args, clip.sample_rate_hz if clip else args.rate)
-    print(f"latency {engine.latency_ms:.0f} ms (algorithmic {engine.settings.stream.latency_ms:.0f} ms)", file=sys.stderr)
+    print(session.describe_settings(engine), file=sys.stderr)
     if clip is not None:
         session.stream_file(engine, clip, args.output_file, args.realtime)
         print(f"wrote {args.output_file}")

@@ -5,7 +5,7 @@ output position ``p`` is the separation of input position ``p``. Each callback a
 block to the input ring and plays positions ``[c - M, c - M + frames)``, ``c`` being the input
 count before the block: the latency is ``M`` samples by construction, plus the device's own
 buffering. ``M`` covers one block, the algorithmic latency (hop + look-ahead + crossfade), the
-resamplers' delay and a margin for compute (one hop by default).
+resamplers' delay and a margin for compute (one hop unless the settings give it).
 
 The dry signal never leaves the device rate: the worker mixes ``a * dry + b * target`` there
 (isolate: ``a = 1 - wet, b = wet``; remove: ``a = 1, b = -wet``; bypass: ``a = 1, b = 0``), ramping
@@ -60,7 +60,7 @@ class EngineSettings:
     device_rate_hz: int = 48_000
     block_frames: int = 512
     stream: StreamSettings = field(default_factory=StreamSettings)
-    compute_margin_hops: float = 1.0
+    compute_margin_ms: float | None = None  # time the worker may take for a hop; None: one hop
     fallback: Literal["dry", "silence"] = "dry"
 
 
@@ -72,6 +72,12 @@ def resampler_lag_samples(from_hz: int, to_hz: int) -> int:
     n_in = from_hz  # one second
     n_out = len(stream.resample_chunk(np.zeros(n_in, dtype=np.float32)))
     return math.ceil(n_in * to_hz / from_hz) - n_out
+
+
+def round_trip_lag_samples(device_rate_hz: int) -> float:
+    """Device samples that the two streaming resamplers (device rate -> 32 kHz -> device rate) hold back."""
+    to_model = resampler_lag_samples(device_rate_hz, MODEL_SAMPLE_RATE_HZ) * device_rate_hz / MODEL_SAMPLE_RATE_HZ
+    return to_model + resampler_lag_samples(MODEL_SAMPLE_RATE_HZ, device_rate_hz)
 
 
 class EngineFailure(RuntimeError):
@@ -94,9 +100,9 @@ class Engine:
         rate = settings.device_rate_hz
         to_device = rate / MODEL_SAMPLE_RATE_HZ
         stream = settings.stream
-        lag = resampler_lag_samples(rate, MODEL_SAMPLE_RATE_HZ) * to_device + resampler_lag_samples(MODEL_SAMPLE_RATE_HZ, rate)
-        self.algorithmic_latency_samples = math.ceil(stream.latency_samples * to_device + lag)
-        margin = math.ceil(settings.compute_margin_hops * stream.hop_samples * to_device)
+        self.algorithmic_latency_samples = math.ceil(stream.latency_samples * to_device + round_trip_lag_samples(rate))
+        margin_ms = settings.compute_margin_ms
+        margin = math.ceil(stream.hop_samples * to_device if margin_ms is None else margin_ms * rate / 1000)
         self.latency_samples = settings.block_frames + self.algorithmic_latency_samples + margin
         capacity = 1 << math.ceil(math.log2(8 * self.latency_samples + 4 * settings.block_frames + rate))
         self.input_ring = SampleRing(capacity)

@@ -10,16 +10,17 @@ from pathlib import Path
 import torch
 
 from audio.files import AudioClip, write_audio
-from models.config import ms_to_samples
+from models.config import ms_to_samples, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.audio_io import DuplexStream, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamSettings
-from realtime.tuning import recommended_settings, settings_for_hop
+from realtime.tuning import recommended_settings, settings_for_hop, settings_for_latency, window_pass_times_s
 
-__all__ = ["build_engine", "list_devices", "stream_devices", "stream_file"]
+__all__ = ["build_engine", "describe_settings", "list_devices", "stream_devices", "stream_file"]
 STATUS_PERIOD_S = 1.0
+DEFAULT_BLOCK_FRAMES = 512
 
 
 def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:
@@ -30,14 +31,40 @@ def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets)
     return settings_for_hop(hop, lookahead, window)
 
 
+def engine_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets, rate_hz: int) -> EngineSettings:
+    """For ``--latency-ms``: everything planned from timings of the model here; otherwise the user's
+    block and stream settings, with the hop measured where not given."""
+    if args.latency_ms is None:
+        block = DEFAULT_BLOCK_FRAMES if args.block is None else args.block
+        if block <= 0:
+            raise ValueError(f"--block must be a positive number of frames, not {block}")
+        return EngineSettings(device_rate_hz=rate_hz, block_frames=block, stream=stream_settings(args, net, film))
+    chosen = [name for name in ("hop_ms", "lookahead_ms", "window_ms", "block") if getattr(args, name) is not None]
+    if chosen:
+        options = ", ".join("--" + name.replace("_", "-") for name in chosen)
+        raise ValueError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {options}, or --latency-ms")
+    return settings_for_latency(args.latency_ms, window_pass_times_s(net, film), rate_hz)
+
+
 def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int) -> Engine:
     """An engine for ``net`` (on its device), with the condition's FiLM offsets computed once."""
     if not 0.0 <= args.wet <= 1.0:
         raise ValueError("--wet must be between 0 and 1")
     with torch.inference_mode():
         film = net.film(condition)
-    settings = EngineSettings(device_rate_hz=rate_hz, block_frames=args.block, stream=stream_settings(args, net, film))
+    settings = engine_settings(args, net, film, rate_hz)
     return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet))
+
+
+def describe_settings(engine: Engine) -> str:
+    """E.g. ``latency 60 ms: hop 10 ms, look-ahead 20 ms, crossfade 10 ms, block 256, compute margin 3 ms``."""
+    s, stream = engine.settings, engine.settings.stream
+    margin_ms = samples_to_ms(stream.hop_samples) if s.compute_margin_ms is None else s.compute_margin_ms
+    return (
+        f"latency {engine.latency_ms:.0f} ms: hop {samples_to_ms(stream.hop_samples):g} ms, "
+        f"look-ahead {samples_to_ms(stream.lookahead_samples):.1f} ms, crossfade {samples_to_ms(stream.crossfade_samples):g} ms, "
+        f"block {s.block_frames}, compute margin {margin_ms:.1f} ms (algorithmic {stream.latency_ms:.0f} ms)"
+    )
 
 
 def stream_file(engine: Engine, clip: AudioClip, output_path: Path, realtime: bool) -> None:

@@ -1,15 +1,19 @@
-"""Default stream settings chosen by measuring the model on the device in use."""
+"""Stream settings chosen by measuring the model on the device in use: a default hop, or everything
+for a latency the user asks for."""
 
 from __future__ import annotations
 
 import math
 import time
 
+import numpy as np
 import torch
 
-from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES
+from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
+from realtime.engine import EngineSettings, round_trip_lag_samples
 from realtime.streaming import StreamSettings
+from realtime.window_pass import window_pass
 
 DEFAULT_WINDOW_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 MIN_HOP_SAMPLES = 5 * HOP_LENGTH  # 50 ms
@@ -20,21 +24,12 @@ MIN_PAST_CONTEXT_SAMPLES = 32 * HOP_LENGTH  # what the window holds before the o
 # dropouts on this 2-core machine up to a real-time factor of about 0.5-0.6
 # (benchmarks/results/streaming.json).
 HEADROOM = 3.0
-
-
-@torch.inference_mode()
-def forward_time_s(net: ResUNet30, film: FilmOffsets, window_samples: int, repeats: int = 5) -> float:
-    """Median wall time of one streaming forward pass (after one warm-up)."""
-    device = net.device
-    window = torch.zeros(1, 1, window_samples, device=device)
-    times = []
-    for _ in range(repeats + 1):
-        started = time.perf_counter()
-        net.separate(window, film)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - started)
-    return sorted(times[1:])[repeats // 2]
+# For a latency target: hops in steps of 5 ms; device blocks a power of two no longer than a hop,
+# within these bounds; and a compute margin of the slowest timed pass plus half again.
+LATENCY_HOP_STEP_SAMPLES = HOP_LENGTH // 2
+MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 128, 512
+MARGIN_HEADROOM = 1.5
+PASS_TIMINGS = 5
 
 
 def settings_for_hop(
@@ -49,8 +44,51 @@ def settings_for_hop(
 
 
 def recommended_settings(net: ResUNet30, film: FilmOffsets) -> StreamSettings:
-    """Hop = look-ahead = crossfade = the smallest multiple of 10 ms lasting ``HEADROOM`` forward passes
-    (between 50 ms and 1.6 s)."""
-    needed = HEADROOM * forward_time_s(net, film, DEFAULT_WINDOW_SAMPLES) * MODEL_SAMPLE_RATE_HZ
+    """Hop = look-ahead = crossfade = the smallest multiple of 10 ms lasting ``HEADROOM`` of the fastest of
+    several timed passes (between 50 ms and 1.6 s): a busy moment while tuning does not inflate the hop."""
+    needed = HEADROOM * float(window_pass_times_s(net, film).min()) * MODEL_SAMPLE_RATE_HZ
     hop = min(MAX_HOP_SAMPLES, max(MIN_HOP_SAMPLES, HOP_LENGTH * math.ceil(needed / HOP_LENGTH)))
     return settings_for_hop(hop)
+
+
+@torch.inference_mode()
+def window_pass_times_s(net: ResUNet30, film: FilmOffsets, repeats: int = PASS_TIMINGS) -> np.ndarray:
+    """``(repeats,)`` wall times of the streaming pass at the default window, as the worker runs it
+    (a CUDA graph on CUDA devices), after its warm-up."""
+    probe = window_pass(net, film, settings_for_hop(MIN_HOP_SAMPLES))
+    probe.warm_up()
+    window = np.zeros(DEFAULT_WINDOW_SAMPLES, dtype=np.float32)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        probe.run(window)
+        times.append(time.perf_counter() - started)
+    return np.array(times)
+
+
+def settings_for_latency(target_ms: float, pass_times_s: np.ndarray, device_rate_hz: int) -> EngineSettings:
+    """Engine settings whose latency (block + hop + look-ahead + crossfade + resamplers + compute margin)
+    is at most ``target_ms``, from timings of the streaming pass on this device.
+
+    The hop is the shortest multiple of 5 ms lasting ``HEADROOM`` of the fastest pass (a busy moment's
+    slow timings do not inflate it), the crossfade one hop, the block the longest power of two within a
+    hop, and the compute margin the slowest pass plus half again. What remains is look-ahead: at one
+    latency, the look-ahead decides the quality and the hop hardly matters (issue #18's table).
+    Raises ``ValueError`` naming the lowest latency this device reaches.
+    """
+    step = LATENCY_HOP_STEP_SAMPLES
+    hop = step * max(1, math.ceil(HEADROOM * float(pass_times_s.min()) * MODEL_SAMPLE_RATE_HZ / step))
+    to_device = device_rate_hz / MODEL_SAMPLE_RATE_HZ
+    block = 1 << int(math.log2(max(MIN_BLOCK_FRAMES, min(MAX_BLOCK_FRAMES, hop * to_device))))
+    margin_ms = 1000 * MARGIN_HEADROOM * float(pass_times_s.max())
+    fixed = block + margin_ms * device_rate_hz / 1000 + round_trip_lag_samples(device_rate_hz) + 2 * hop * to_device
+    # One device sample spare for the engine's rounding up.
+    lookahead = math.floor((target_ms * device_rate_hz / 1000 - fixed - 1) / to_device)
+    if lookahead < 0:
+        lowest_ms = 1000 * (fixed + 1) / device_rate_hz
+        raise ValueError(
+            f"a latency of {target_ms:g} ms is below what this device reaches: at least {math.ceil(lowest_ms)} ms "
+            f"(hop {samples_to_ms(hop):g} ms, block {block}, compute margin {margin_ms:.0f} ms at {device_rate_hz} Hz)"
+        )
+    stream = settings_for_hop(hop, lookahead)
+    return EngineSettings(device_rate_hz=device_rate_hz, block_frames=block, stream=stream, compute_margin_ms=margin_ms)

@@ -1,0 +1,93 @@
+"""A latency the user asks for: settings planned from timings of the model, never above the target,
+and a clear error below what the device reaches. The CUDA graph pass where a GPU is present."""
+
+import numpy as np
+import pytest
+import torch
+
+from cli.main import main
+from models.config import MODEL_SAMPLE_RATE_HZ, SeparationConfig
+from models.resunet import ResUNet30
+from realtime.engine import Engine
+from realtime.streaming import StreamingSeparator
+from realtime.tuning import HEADROOM, MARGIN_HEADROOM, settings_for_latency
+from realtime.window_pass import CudaGraphWindowPass, WindowPass
+from training.metrics import sdr
+
+GPU_LIKE_S = np.full(5, 0.0016)  # a captured pass of the full model on an H200 (issue #12)
+CPU_LIKE_S = np.linspace(0.035, 0.05, 5)  # the bundled model's pass on 2 cores, with jitter
+
+
+@pytest.fixture(scope="module")
+def tiny_net():
+    torch.manual_seed(0)
+    return ResUNet30(SeparationConfig(width=0.125)).eval()
+
+
+def _film(net, seed=1):
+    condition = torch.from_numpy(np.random.default_rng(seed).standard_normal((1, 512)).astype(np.float32))
+    with torch.inference_mode():
+        return net.film(torch.nn.functional.normalize(condition, dim=-1))
+
+
+@pytest.mark.parametrize(
+    "target_ms, times_s, rate_hz",
+    [
+        (30, GPU_LIKE_S, 48_000), (30, GPU_LIKE_S, 32_000), (60, GPU_LIKE_S, 48_000), (60, GPU_LIKE_S, 44_100),
+        (120, GPU_LIKE_S, 44_100), (400, CPU_LIKE_S, 48_000), (400, CPU_LIKE_S, 44_100),
+    ],
+)
+def test_planned_latency_is_at_most_the_target(tiny_net, target_ms, times_s, rate_hz):
+    settings = settings_for_latency(target_ms, times_s, rate_hz)
+    engine = Engine(tiny_net, _film(tiny_net), settings)
+    assert engine.latency_ms <= target_ms
+    stream = settings.stream
+    assert stream.hop_samples >= HEADROOM * times_s.min() * MODEL_SAMPLE_RATE_HZ  # the device keeps up
+    assert settings.compute_margin_ms == pytest.approx(1000 * MARGIN_HEADROOM * times_s.max())
+    assert settings.block_frames <= max(128, stream.hop_samples * rate_hz / MODEL_SAMPLE_RATE_HZ)
+    # What is left over goes to look-ahead: a longer target buys look-ahead, not a longer hop.
+    longer = settings_for_latency(target_ms + 50, times_s, rate_hz).stream
+    assert longer.hop_samples == stream.hop_samples and longer.lookahead_samples > stream.lookahead_samples
+
+
+def test_a_target_below_what_the_device_reaches_names_the_lowest():
+    with pytest.raises(ValueError, match=r"at least \d+ ms"):
+        settings_for_latency(100, CPU_LIKE_S, 48_000)
+
+
+def test_stream_command_with_a_latency_target(small_bundle, tmp_path, capsys):
+    from audio.files import read_audio, write_audio
+
+    x = (0.1 * np.random.default_rng(0).standard_normal(48_000)).astype(np.float32)
+    write_audio(tmp_path / "mix.wav", x[None], 48_000, "FLOAT")
+    condition = np.random.default_rng(3).standard_normal(512).astype(np.float32)
+    np.save(tmp_path / "c.npy", condition / np.linalg.norm(condition))
+    args = ["stream", "--input-file", str(tmp_path / "mix.wav"), "--output-file", str(tmp_path / "out.wav")]
+    args += ["--embedding", str(tmp_path / "c.npy"), "--checkpoint", str(small_bundle)]
+    assert main(args + ["--latency-ms", "2000"]) == 0
+    assert "latency" in capsys.readouterr().err
+    assert read_audio(tmp_path / "out.wav").samples.shape == (1, len(x))
+    assert main(args + ["--latency-ms", "5"]) == 2
+    assert "below what this device reaches" in capsys.readouterr().err
+    assert main(args + ["--latency-ms", "500", "--hop-ms", "100"]) == 2
+    assert "drop --hop-ms" in capsys.readouterr().err
+    assert main(args + ["--block", "0"]) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_graph_pass_streams_as_the_eager_pass_and_follows_query_changes(tiny_net):
+    net = tiny_net.to("cuda")
+    film_a, film_b = _film(net, 1), _film(net, 2)
+    x = (0.1 * np.random.default_rng(0).standard_normal(64_000)).astype(np.float32)
+
+    def stream(separator):
+        first = separator.feed(x[:32_000])
+        separator.set_condition(film_b)
+        return np.concatenate([first, separator.feed(x[32_000:]), separator.flush()])
+
+    graphed = StreamingSeparator(net, film_a)
+    assert isinstance(graphed.window_pass, CudaGraphWindowPass)
+    eager = StreamingSeparator(net, film_a)
+    eager.window_pass = WindowPass(net, film_a, eager.settings)
+    assert sdr(stream(eager), stream(graphed)) >= 60
+    net.to("cpu")
