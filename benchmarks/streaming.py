@@ -3,13 +3,17 @@ offline separation, for each model, inference path and stream setting, in one ru
 writes JSON.
 
     python -m benchmarks.streaming --seconds 60 --out benchmarks/results/streaming.json
+    python -m benchmarks.streaming --device cuda --official-size --latency-targets 30 60 \
+        --official-size-settings "H100 L100 W1270" --out benchmarks/results/streaming_gpu.json
 
 Each model runs twice, side by side: the reference forward (eager float32, as loaded) and the fast
 path the app uses (:mod:`models.fast_path`). Each setting runs the real engine paced like a sound card
 (``--seconds`` of audio in as many seconds of wall time) and, separately, as fast as possible on 10 s
 to compare with an offline pass of the same path. ``auto`` is what the app picks on this machine
-(:func:`realtime.tuning.recommended_settings`, measured per path). Runs during which other processes
-used the machine are marked ``quiet: false``.
+(:func:`realtime.tuning.recommended_settings`, measured per path); ``target N ms`` is what
+``lass stream --latency-ms N`` plans (:func:`realtime.tuning.settings_for_latency`). On CUDA the
+streaming pass is a CUDA graph where it captures (the row's ``pass`` says which ran). Runs during which
+other processes used the machine are marked ``quiet: false``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from models.separator import default_checkpoint
 from realtime.engine import Engine, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
-from realtime.tuning import recommended_settings
+from realtime.tuning import plan_for_latency, recommended_settings
+from realtime.window_pass import CudaGraphWindowPass
 from training.metrics import sdr
 
 AUTO = "auto (measured)"
@@ -55,8 +60,8 @@ def _signal(seconds: float, rate: int) -> np.ndarray:
     return (0.05 * bursts + 0.1 * tones).astype(np.float32)
 
 
-def models(official_size: bool) -> dict[str, tuple[ResUNet30, torch.Tensor]]:
-    """Each model as loaded (the reference path) and on the fast path, with a condition."""
+def models(official_size: bool, device: str) -> dict[str, tuple[ResUNet30, torch.Tensor]]:
+    """Each model as loaded (the reference path) and on the fast path, on ``device``, with a condition."""
     condition = load_query_net(default_checkpoint()).embed_texts(["speech"])
     nets = {"bundled default": load_separation_net(default_checkpoint())}
     if official_size:
@@ -64,30 +69,35 @@ def models(official_size: bool) -> dict[str, tuple[ResUNet30, torch.Tensor]]:
         nets[OFFICIAL_SIZE] = ResUNet30().eval()
     chosen = {}
     for name, net in nets.items():
-        chosen[f"{name}, reference"] = (net, condition)
-        chosen[f"{name}, fast path"] = (optimize_for_inference(net, InferenceOptions("cpu")), condition)
+        chosen[f"{name}, reference"] = (net.to(device), condition)
+        chosen[f"{name}, fast path"] = (optimize_for_inference(net, InferenceOptions(device)), condition)
     return chosen
 
 
 def agreement_db(net: ResUNet30, film: dict, settings: StreamSettings) -> float:
     x = _signal(AGREEMENT_SECONDS, MODEL_SAMPLE_RATE_HZ)
     with torch.inference_mode():
-        offline = net.separate(torch.from_numpy(x)[None, None], film)[0, 0].numpy()
+        offline = net.separate(torch.from_numpy(x)[None, None].to(net.device), film)[0, 0].cpu().numpy()
     separator = StreamingSeparator(net, film, settings)
     streamed = np.concatenate([separator.feed(x[i : i + 1024]) for i in range(0, len(x), 1024)] + [separator.flush()])
     return sdr(offline, streamed)
 
 
-def paced_run(net: ResUNet30, film: dict, settings: StreamSettings, seconds: float, rate: int) -> dict:
-    engine = Engine(net, film, EngineSettings(device_rate_hz=rate, stream=settings))
+def paced_run(net: ResUNet30, film: dict, settings: EngineSettings, seconds: float) -> dict:
+    engine = Engine(net, film, settings)
+    rate = settings.device_rate_hz
     cpu_before, wall_before = sum(os.times()[:2]), time.monotonic()
     with ForeignLoad() as load:
         stream_array(engine, _signal(seconds, rate), realtime=True)
     wall = time.monotonic() - wall_before
     stats = engine.stats.snapshot()
     return {
+        "device": str(net.device),
+        "pass": "CUDA graph" if isinstance(engine.separator.window_pass, CudaGraphWindowPass) else "eager",
+        "block": settings.block_frames,
+        "compute_margin_ms": 1000 * (engine.latency_samples - settings.block_frames - engine.algorithmic_latency_samples) / rate,
         "latency_ms": engine.latency_ms,
-        "algorithmic_ms": settings.latency_ms,
+        "algorithmic_ms": settings.stream.latency_ms,
         "rtf": stats["rtf"],
         "hop_ms_p50": stats["hop_ms_p50"],
         "hop_ms_p99": stats["hop_ms_p99"],
@@ -109,19 +119,23 @@ def main() -> None:
         "--official-size-settings", nargs="+", choices=list(SETTINGS), default=[AUTO],
         help="the settings to run the full-size model with (it cannot keep up with the small hops on CPU)",
     )
+    parser.add_argument("--device", default="cpu", help="torch device of the separation net: cpu, cuda")
+    parser.add_argument(
+        "--latency-targets", type=float, nargs="*", default=[],
+        help="also run what --latency-ms plans for each of these targets (ms), for every model",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/streaming.json"))
     args = parser.parse_args()
     rows = []
     with torch.inference_mode():
-        for model_name, (net, condition) in models(args.official_size).items():
+        for model_name, (net, condition) in models(args.official_size, args.device).items():
             film = net.film(condition)
-            for setting_name, fixed in SETTINGS.items():
-                if model_name.startswith(OFFICIAL_SIZE) and setting_name not in args.official_size_settings:
+            for setting_name, settings in _engine_settings(net, film, args):
+                if model_name.startswith(OFFICIAL_SIZE) and setting_name in SETTINGS and setting_name not in args.official_size_settings:
                     continue
-                settings = fixed or recommended_settings(net, film)
-                row = {"model": model_name, "setting": setting_name, "hop_ms": samples_to_ms(settings.hop_samples)}
-                row |= paced_run(net, film, settings, args.seconds, args.rate)
-                row["agreement_db"] = agreement_db(net, film, settings)
+                row = {"model": model_name, "setting": setting_name, "hop_ms": samples_to_ms(settings.stream.hop_samples)}
+                row |= paced_run(net, film, settings, args.seconds)
+                row["agreement_db"] = agreement_db(net, film, settings.stream)
                 rows.append(row)
                 print(_format(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -129,9 +143,20 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
+def _engine_settings(net: ResUNet30, film: dict, args: argparse.Namespace):
+    """(name, settings) of every row for one model: the fixed settings, auto, and each latency target."""
+    for name, fixed in SETTINGS.items():
+        yield name, EngineSettings(device_rate_hz=args.rate, stream=fixed or recommended_settings(net, film))
+    for target_ms in args.latency_targets:
+        try:
+            yield f"target {target_ms:g} ms", plan_for_latency(net, film, target_ms, args.rate)
+        except ValueError as error:
+            print(f"target {target_ms:g} ms: {error}", flush=True)
+
+
 def _format(row: dict) -> str:
     return (
-        f"{row['model']:44s} {row['setting']:16s} hop {row['hop_ms']:4.0f} ms  latency {row['latency_ms']:6.0f} ms  rtf {row['rtf']:.2f}  "
+        f"{row['model']:44s} {row['setting']:16s} {row['pass']:10s} hop {row['hop_ms']:4.0f} ms  latency {row['latency_ms']:6.0f} ms  rtf {row['rtf']:.2f}  "
         f"hop p50/p99 {row['hop_ms_p50']:.0f}/{row['hop_ms_p99']:.0f} ms  cpu {row['cpu_load_cores']:.2f}  "
         f"dropouts {row['dropouts']}  vs offline {row['agreement_db']:.1f} dB  quiet {row['quiet']}"
     )

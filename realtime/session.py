@@ -16,7 +16,7 @@ from realtime.audio_io import DuplexStream, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamSettings
-from realtime.tuning import recommended_settings, settings_for_hop, settings_for_latency, window_pass_times_s
+from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
 __all__ = ["build_engine", "describe_settings", "list_devices", "stream_devices", "stream_file"]
 STATUS_PERIOD_S = 1.0
@@ -43,7 +43,7 @@ def engine_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets,
     if chosen:
         options = ", ".join("--" + name.replace("_", "-") for name in chosen)
         raise ValueError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {options}, or --latency-ms")
-    return settings_for_latency(args.latency_ms, window_pass_times_s(net, film), rate_hz)
+    return plan_for_latency(net, film, args.latency_ms, rate_hz)
 
 
 def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int) -> Engine:

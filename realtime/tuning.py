@@ -11,7 +11,7 @@ import torch
 
 from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
-from realtime.engine import EngineSettings, round_trip_lag_samples
+from realtime.engine import Engine, EngineSettings, round_trip_lag_samples
 from realtime.streaming import StreamSettings
 from realtime.window_pass import window_pass
 
@@ -25,10 +25,13 @@ MIN_PAST_CONTEXT_SAMPLES = 32 * HOP_LENGTH  # what the window holds before the o
 # (benchmarks/results/streaming.json).
 HEADROOM = 3.0
 # For a latency target: hops in steps of 5 ms; device blocks a power of two no longer than a hop,
-# within these bounds; and a compute margin of the slowest timed pass plus half again.
+# within these bounds; and a compute margin of the slowest timed worker cycle times this headroom.
 LATENCY_HOP_STEP_SAMPLES = HOP_LENGTH // 2
 MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 128, 512
-MARGIN_HEADROOM = 1.5
+# The worker's hops in a live stream take longer than the same cycles timed alone (the callback and
+# the GIL compete): on 2 cores, a live p99 of 64-92 ms against a probe's slowest 48 ms; with half
+# again as margin, a 350 ms target still dropped 11 blocks in 10 s (benchmarks/streaming.py).
+MARGIN_HEADROOM = 2.5
 PASS_TIMINGS = 5
 
 
@@ -66,21 +69,55 @@ def window_pass_times_s(net: ResUNet30, film: FilmOffsets, repeats: int = PASS_T
     return np.array(times)
 
 
-def settings_for_latency(target_ms: float, pass_times_s: np.ndarray, device_rate_hz: int) -> EngineSettings:
-    """Engine settings whose latency (block + hop + look-ahead + crossfade + resamplers + compute margin)
-    is at most ``target_ms``, from timings of the streaming pass on this device.
+def latency_hop_samples(pass_times_s: np.ndarray) -> int:
+    """The shortest multiple of 5 ms lasting ``HEADROOM`` of the fastest timed pass (a busy moment's
+    slow timings do not inflate it)."""
+    step = LATENCY_HOP_STEP_SAMPLES
+    return step * max(1, math.ceil(HEADROOM * float(pass_times_s.min()) * MODEL_SAMPLE_RATE_HZ / step))
 
-    The hop is the shortest multiple of 5 ms lasting ``HEADROOM`` of the fastest pass (a busy moment's
-    slow timings do not inflate it), the crossfade one hop, the block the longest power of two within a
-    hop, and the compute margin the slowest pass plus half again. What remains is look-ahead: at one
-    latency, the look-ahead decides the quality and the hop hardly matters (issue #18's table).
+
+def latency_block_frames(hop_samples: int, device_rate_hz: int) -> int:
+    """The longest power of two within one hop at the device rate, between 128 and 512 frames."""
+    frames = hop_samples * device_rate_hz / MODEL_SAMPLE_RATE_HZ
+    return 1 << int(math.log2(max(MIN_BLOCK_FRAMES, min(MAX_BLOCK_FRAMES, frames))))
+
+
+@torch.inference_mode()
+def worker_cycle_times_s(net: ResUNet30, film: FilmOffsets, settings: EngineSettings, repeats: int = PASS_TIMINGS) -> np.ndarray:
+    """``(repeats,)`` wall times of the engine worker's whole cycle for one hop of input (resampling in
+    and out, the pass, overlap-add, mixing), on a probe engine built with ``settings``."""
+    engine = Engine(net, film, settings)
+    hop = np.zeros(math.ceil(settings.stream.hop_samples * settings.device_rate_hz / MODEL_SAMPLE_RATE_HZ), np.float32)
+    times = []
+    for _ in range(repeats + 1):  # the first cycle fills the resamplers: not timed
+        engine.input_ring.write(hop)
+        started = time.perf_counter()
+        engine.work_once()
+        times.append(time.perf_counter() - started)
+    return np.array(times[1:])
+
+
+def plan_for_latency(net: ResUNet30, film: FilmOffsets, target_ms: float, device_rate_hz: int) -> EngineSettings:
+    """:func:`settings_for_latency` from timings of ``net`` on its device: its streaming pass (for the
+    hop), then the worker's whole cycle at that hop (for the compute margin)."""
+    hop = latency_hop_samples(window_pass_times_s(net, film))
+    probe = EngineSettings(device_rate_hz, latency_block_frames(hop, device_rate_hz), settings_for_hop(hop))
+    return settings_for_latency(target_ms, hop, worker_cycle_times_s(net, film, probe), device_rate_hz)
+
+
+def settings_for_latency(target_ms: float, hop_samples: int, cycle_times_s: np.ndarray, device_rate_hz: int) -> EngineSettings:
+    """Engine settings with hop ``hop_samples`` whose latency (block + hop + look-ahead + crossfade +
+    resamplers + compute margin) is at most ``target_ms``.
+
+    The crossfade is one hop, the block :func:`latency_block_frames`, and the compute margin the slowest
+    timed worker cycle times ``MARGIN_HEADROOM`` (not one whole hop). What remains is look-ahead: at one latency,
+    the look-ahead decides the quality and the hop hardly matters (issue #18's table).
     Raises ``ValueError`` naming the lowest latency this device reaches.
     """
-    step = LATENCY_HOP_STEP_SAMPLES
-    hop = step * max(1, math.ceil(HEADROOM * float(pass_times_s.min()) * MODEL_SAMPLE_RATE_HZ / step))
+    hop = hop_samples
     to_device = device_rate_hz / MODEL_SAMPLE_RATE_HZ
-    block = 1 << int(math.log2(max(MIN_BLOCK_FRAMES, min(MAX_BLOCK_FRAMES, hop * to_device))))
-    margin_ms = 1000 * MARGIN_HEADROOM * float(pass_times_s.max())
+    block = latency_block_frames(hop, device_rate_hz)
+    margin_ms = 1000 * MARGIN_HEADROOM * float(cycle_times_s.max())
     fixed = block + margin_ms * device_rate_hz / 1000 + round_trip_lag_samples(device_rate_hz) + 2 * hop * to_device
     # One device sample spare for the engine's rounding up.
     lookahead = math.floor((target_ms * device_rate_hz / 1000 - fixed - 1) / to_device)

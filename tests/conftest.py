@@ -66,3 +66,22 @@ def small_bundle(tmp_path_factory):
     path = tmp_path_factory.mktemp("bundle") / "small.safetensors"
     save_bundle(path, ResUNet30(SeparationConfig(width=0.25)).eval(), {}, "none")
     return path
+
+
+@pytest.fixture
+def stream_command(small_bundle, tmp_path):
+    """A factory: writes ``seconds`` of noise at 48 kHz and a condition, and returns the noise and the
+    ``lass stream`` arguments that stream it into ``out.wav`` with the small bundle."""
+    import numpy as np
+
+    from audio.files import write_audio
+
+    def make(seconds):
+        x = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * 48_000))).astype(np.float32)
+        write_audio(tmp_path / "mix.wav", x[None], 48_000, "FLOAT")
+        condition = np.random.default_rng(3).standard_normal(512).astype(np.float32)
+        np.save(tmp_path / "c.npy", condition / np.linalg.norm(condition))
+        args = ["stream", "--input-file", str(tmp_path / "mix.wav"), "--output-file", str(tmp_path / "out.wav")]
+        return x, args + ["--embedding", str(tmp_path / "c.npy"), "--checkpoint", str(small_bundle)]
+
+    return make

@@ -8,14 +8,24 @@ import torch
 from cli.main import main
 from models.config import MODEL_SAMPLE_RATE_HZ, SeparationConfig
 from models.resunet import ResUNet30
-from realtime.engine import Engine
+from realtime.engine import Engine, EngineSettings
 from realtime.streaming import StreamingSeparator
-from realtime.tuning import HEADROOM, MARGIN_HEADROOM, settings_for_latency
+from realtime.tuning import (
+    HEADROOM,
+    MARGIN_HEADROOM,
+    PASS_TIMINGS,
+    latency_hop_samples,
+    settings_for_hop,
+    settings_for_latency,
+    worker_cycle_times_s,
+)
 from realtime.window_pass import CudaGraphWindowPass, WindowPass
 from training.metrics import sdr
 
-GPU_LIKE_S = np.full(5, 0.0016)  # a captured pass of the full model on an H200 (issue #12)
-CPU_LIKE_S = np.linspace(0.035, 0.05, 5)  # the bundled model's pass on 2 cores, with jitter
+# Timed passes and worker cycles: the captured full model on an H200 (issue #12), the bundled model on
+# 2 cores (with jitter).
+GPU_LIKE_S = (np.full(5, 0.0016), np.full(5, 0.0018))
+CPU_LIKE_S = (np.linspace(0.035, 0.05, 5), np.linspace(0.05, 0.07, 5))
 
 
 @pytest.fixture(scope="module")
@@ -34,36 +44,40 @@ def _film(net, seed=1):
     "target_ms, times_s, rate_hz",
     [
         (30, GPU_LIKE_S, 48_000), (30, GPU_LIKE_S, 32_000), (60, GPU_LIKE_S, 48_000), (60, GPU_LIKE_S, 44_100),
-        (120, GPU_LIKE_S, 44_100), (400, CPU_LIKE_S, 48_000), (400, CPU_LIKE_S, 44_100),
+        (120, GPU_LIKE_S, 44_100), (600, CPU_LIKE_S, 48_000), (600, CPU_LIKE_S, 44_100),
     ],
 )
 def test_planned_latency_is_at_most_the_target(tiny_net, target_ms, times_s, rate_hz):
-    settings = settings_for_latency(target_ms, times_s, rate_hz)
+    pass_times_s, cycle_times_s = times_s
+    hop = latency_hop_samples(pass_times_s)
+    assert hop >= HEADROOM * pass_times_s.min() * MODEL_SAMPLE_RATE_HZ  # the device keeps up
+    settings = settings_for_latency(target_ms, hop, cycle_times_s, rate_hz)
     engine = Engine(tiny_net, _film(tiny_net), settings)
     assert engine.latency_ms <= target_ms
     stream = settings.stream
-    assert stream.hop_samples >= HEADROOM * times_s.min() * MODEL_SAMPLE_RATE_HZ  # the device keeps up
-    assert settings.compute_margin_ms == pytest.approx(1000 * MARGIN_HEADROOM * times_s.max())
-    assert settings.block_frames <= max(128, stream.hop_samples * rate_hz / MODEL_SAMPLE_RATE_HZ)
+    assert stream.hop_samples == hop and stream.crossfade_samples == hop
+    assert settings.compute_margin_ms == pytest.approx(1000 * MARGIN_HEADROOM * cycle_times_s.max())
+    assert settings.block_frames <= max(128, hop * rate_hz / MODEL_SAMPLE_RATE_HZ)
     # What is left over goes to look-ahead: a longer target buys look-ahead, not a longer hop.
-    longer = settings_for_latency(target_ms + 50, times_s, rate_hz).stream
-    assert longer.hop_samples == stream.hop_samples and longer.lookahead_samples > stream.lookahead_samples
+    longer = settings_for_latency(target_ms + 50, hop, cycle_times_s, rate_hz).stream
+    assert longer.hop_samples == hop and longer.lookahead_samples > stream.lookahead_samples
 
 
 def test_a_target_below_what_the_device_reaches_names_the_lowest():
     with pytest.raises(ValueError, match=r"at least \d+ ms"):
-        settings_for_latency(100, CPU_LIKE_S, 48_000)
+        settings_for_latency(100, latency_hop_samples(CPU_LIKE_S[0]), CPU_LIKE_S[1], 48_000)
 
 
-def test_stream_command_with_a_latency_target(small_bundle, tmp_path, capsys):
-    from audio.files import read_audio, write_audio
+def test_worker_cycles_are_timed_on_a_probe_engine(tiny_net):
+    settings = EngineSettings(48_000, 256, settings_for_hop(3200))
+    times = worker_cycle_times_s(tiny_net, _film(tiny_net), settings)
+    assert times.shape == (PASS_TIMINGS,) and (times > 0).all()
 
-    x = (0.1 * np.random.default_rng(0).standard_normal(48_000)).astype(np.float32)
-    write_audio(tmp_path / "mix.wav", x[None], 48_000, "FLOAT")
-    condition = np.random.default_rng(3).standard_normal(512).astype(np.float32)
-    np.save(tmp_path / "c.npy", condition / np.linalg.norm(condition))
-    args = ["stream", "--input-file", str(tmp_path / "mix.wav"), "--output-file", str(tmp_path / "out.wav")]
-    args += ["--embedding", str(tmp_path / "c.npy"), "--checkpoint", str(small_bundle)]
+
+def test_stream_command_with_a_latency_target(stream_command, tmp_path, capsys):
+    from audio.files import read_audio
+
+    x, args = stream_command(1.0)
     assert main(args + ["--latency-ms", "2000"]) == 0
     assert "latency" in capsys.readouterr().err
     assert read_audio(tmp_path / "out.wav").samples.shape == (1, len(x))

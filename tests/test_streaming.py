@@ -137,16 +137,12 @@ def test_slow_worker_never_stalls_the_callback_and_recovers(small_net):
     assert np.isfinite(out).all() and (np.sqrt((blocks**2).mean(axis=1)) > 1e-3).all()  # never silent
 
 
-def test_stream_command_file_mode_matches_the_engine(small_bundle, tmp_path):
-    from audio.files import read_audio, write_audio
+def test_stream_command_file_mode_matches_the_engine(stream_command, tmp_path):
+    from audio.files import read_audio
     from cli.main import main
 
-    x = _noise(2.0, 48_000)
-    write_audio(tmp_path / "mix.wav", x[None], 48_000, "FLOAT")
-    condition = np.random.default_rng(3).standard_normal(512).astype(np.float32)
-    np.save(tmp_path / "c.npy", condition / np.linalg.norm(condition))
-    args = ["stream", "--input-file", str(tmp_path / "mix.wav"), "--output-file", str(tmp_path / "out.wav")]
-    common = ["--embedding", str(tmp_path / "c.npy"), "--checkpoint", str(small_bundle), "--hop-ms", "100", "--window-ms", "1270"]
+    x, args = stream_command(2.0)
+    common = ["--hop-ms", "100", "--window-ms", "1270"]
     assert main(args + common + ["--mode", "remove", "--wet", "0.5"]) == 0
     out = read_audio(tmp_path / "out.wav")
     assert out.sample_rate_hz == 48_000 and out.samples.shape == (1, len(x))
@@ -202,18 +198,13 @@ def test_every_setting_agrees_with_offline_when_the_window_holds_the_input(small
     assert sdr(offline, streamed) >= (25 if lookahead_ms >= 20 else 12)
 
 
-def test_stream_command_with_a_long_lookahead(small_bundle, tmp_path):
+def test_stream_command_with_a_long_lookahead(stream_command, tmp_path):
     """The reported crash: hop 10 ms with a 40 ms look-ahead, end to end through the CLI."""
-    from audio.files import read_audio, write_audio
+    from audio.files import read_audio
     from cli.main import main
 
-    x = _noise(1.0, 48_000)
-    write_audio(tmp_path / "mix.wav", x[None], 48_000, "FLOAT")
-    condition = np.random.default_rng(3).standard_normal(512).astype(np.float32)
-    np.save(tmp_path / "c.npy", condition / np.linalg.norm(condition))
-    args = ["stream", "--input-file", str(tmp_path / "mix.wav"), "--output-file", str(tmp_path / "out.wav")]
-    options = ["--embedding", str(tmp_path / "c.npy"), "--checkpoint", str(small_bundle), "--hop-ms", "10", "--lookahead-ms", "40"]
-    assert main(args + options) == 0
+    x, args = stream_command(1.0)
+    assert main(args + ["--hop-ms", "10", "--lookahead-ms", "40"]) == 0
     out = read_audio(tmp_path / "out.wav")
     assert out.samples.shape == (1, len(x)) and np.isfinite(out.samples).all()
 
