@@ -114,7 +114,6 @@ class Engine:
         self._busy = False
         self._thread: threading.Thread | None = None
         self.failure: BaseException | None = None  # why the worker stopped, if it did
-        self.injected_delay_s = 0.0  # for tests: extra time per worker cycle
         self.controls = controls
         self._gains = controls.gains()
         self._reset_stream(0)
@@ -184,8 +183,6 @@ class Engine:
         hops = (self.separator.samples_in - hops_before) // self.settings.stream.hop_samples
         if hops:
             self.stats.record_hops(hops, time.perf_counter() - started)
-        if self.injected_delay_s:
-            time.sleep(self.injected_delay_s)
         return backlog
 
     def _mix(self, target: np.ndarray, position: int) -> np.ndarray:

@@ -23,8 +23,8 @@ from realtime.engine import Controls, Engine, EngineSettings
 from realtime.query import Query, QueryUpdater, State, describe
 from realtime.recorder import Recorder
 from realtime.streaming import SpectralFrames, StreamingSeparator
-from realtime.window_pass import CudaGraphWindowPass
 from realtime.tuning import recommended_settings, settings_for_hop
+from realtime.window_pass import CudaGraphWindowPass
 
 # The engine can keep up when a hop takes at most this share of its duration.
 KEEP_UP_RTF = 0.8
@@ -86,10 +86,13 @@ class LiveSession:
         self.stream.start()
 
     def stop(self) -> None:
+        """Stop the stream and its helpers; a stopped session holds no engine and no threads."""
         self.stop_recording()
         if self.stream is not None:
             self.stream.stop()
-        self.stream = None
+        if self.updater is not None:
+            self.updater.close()
+        self.stream, self.updater, self.engine = None, None, None
 
     def embed(self, query: Query) -> torch.Tensor:
         return embed_query(self.separator, query)

@@ -41,7 +41,9 @@ class QueryUpdater:
         self._pending: Query | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        threading.Thread(target=self._run, name="query-updater", daemon=True).start()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="query-updater", daemon=True)
+        self._thread.start()
 
     def request(self, query: Query) -> None:
         """Encode ``query`` and make it the engine's query when ready (a newer request replaces it)."""
@@ -50,12 +52,20 @@ class QueryUpdater:
         self._set_state("encoding", query)
         self._wake.set()
 
+    def close(self) -> None:
+        """End the helper's thread (after an encoding under way, which is then dropped) and wait for it."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join()
+
     def _run(self) -> None:
         while True:
             self._wake.wait()
             with self._lock:
                 query, self._pending = self._pending, None
                 self._wake.clear()
+            if self._closed:
+                return
             if query is None:
                 continue
             try:
@@ -66,6 +76,8 @@ class QueryUpdater:
                 self.error = f"{describe(query)}: {error}"
                 self._set_state("error", query)
                 continue
+            if self._closed:
+                return
             self.engine.set_condition(film)
             self.active = query
             self._set_state("active", query)

@@ -111,19 +111,30 @@ def test_query_change_is_click_free_and_in_effect_within_one_hop(small_net):
     assert np.abs(np.diff(out)).max() <= own_jump
 
 
+class SlowEngine(Engine):
+    """A test double: the engine with ``delay_s`` of extra time in each worker cycle."""
+
+    delay_s = 0.0
+
+    def work_once(self):
+        taken = super().work_once()
+        time.sleep(self.delay_s)
+        return taken
+
+
 def test_slow_worker_never_stalls_the_callback_and_recovers(small_net):
     """Paced like a device; the worker is slowed on purpose for 1 s, then runs freely again."""
     rate = 32_000
-    engine = Engine(small_net, _film(small_net, 1), EngineSettings(device_rate_hz=rate, block_frames=512))
+    engine = SlowEngine(small_net, _film(small_net, 1), EngineSettings(device_rate_hz=rate, block_frames=512))
     x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(4 * rate) / rate)).astype(np.float32)
 
     recovered = {}
 
     def slow_down():
         time.sleep(1.0)
-        engine.injected_delay_s = 0.5
+        engine.delay_s = 0.5
         time.sleep(1.0)
-        engine.injected_delay_s = 0.0
+        engine.delay_s = 0.0
         time.sleep(0.8)
         recovered["dropouts"] = engine.stats.dropouts
 
