@@ -55,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(separate)
 
     from training.evaluate import add_arguments as add_eval_arguments
+    from training.source_library import add_arguments as add_library_arguments
     from training.train import add_arguments as add_train_arguments
 
     add_train_arguments(commands.add_parser("train", help="train or fine-tune a model (PyTorch Lightning)"))
+    add_library_arguments(commands.add_parser("library", help="build a library of real recorded sources for training"))
     evaluate = commands.add_parser("eval", help="SDR/SI-SDR(i) of a model on a generated set or list")
     add_eval_arguments(evaluate)
     _model_arguments(evaluate)
@@ -177,6 +179,12 @@ def run_eval(args: argparse.Namespace) -> None:
     run(args, load_separator(args))
 
 
+def run_library(args: argparse.Namespace) -> None:
+    from training.source_library import run
+
+    run(args)
+
+
 def run_train(args: argparse.Namespace) -> None:
     from training.train import config_from_args, train
 
@@ -186,7 +194,7 @@ def run_train(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        {"separate": run_separate, "embed": run_embed, "train": run_train, "eval": run_eval, "stream": run_stream}[args.command](args)
+        {"separate": run_separate, "embed": run_embed, "train": run_train, "library": run_library, "eval": run_eval, "stream": run_stream}[args.command](args)
     except (ModelLoadingError, AudioFileError, ValueError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -1,4 +1,5 @@
-"""Source pools (generated or a folder of captioned clips) and on-the-fly mixtures, as AudioSep trains.
+"""Source pools (generated, a folder of captioned clips, or a library of real recordings) and
+on-the-fly mixtures, as AudioSep trains.
 
 A mixture is a target source plus one or more sources of other labels, loudness-matched (RMS), at a
 random signal-to-noise ratio, with a random overall level, at 32 kHz. Item ``i`` of a split is a pure
@@ -100,16 +101,52 @@ class FolderSources:
         self.labels = tuple(sorted(self.captions_by_file))
 
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
-        clip = read_audio(self.root / label)
-        mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)[0]
-        start = int(rng.integers(0, max(1, len(mono) - n_samples)))
-        return np.resize(mono[start:], n_samples).astype(np.float32)
+        return clip_segment(self.root / label, rng, n_samples)
 
     def caption(self, rng: np.random.Generator, label: str) -> str:
         return str(rng.choice(self.captions_by_file[label]))
 
     def texts(self) -> list[CaptionText]:
         return [CaptionText(f, c, c) for f, captions in self.captions_by_file.items() for c in captions]
+
+
+class LibrarySources:
+    """One split (``train`` or ``heldout``) of a library of real recordings built by
+    :mod:`training.source_library`: its classes are the labels, a source is a random file of the class."""
+
+    def __init__(self, root: Path, split: str = "train") -> None:
+        self.root = Path(root)
+        manifest = self.root / "manifest.jsonl"
+        if not manifest.is_file():
+            raise FileNotFoundError(f"no library at {root} ({manifest} is missing): build one with 'lass library build'")
+        rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+        self.files: dict[str, list[str]] = {}
+        self.captions: dict[str, list[str]] = {}
+        for row in rows:
+            if row["split"] == split:
+                self.files.setdefault(row["label"], []).append(row["file"])
+                self.captions[row["label"]] = row["captions"]
+        self.labels = tuple(sorted(self.files))
+        if len(self.labels) < 2:
+            raise ValueError(f"the {split} split of the library at {root} has {len(self.labels)} class(es); mixing needs two")
+
+    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
+        files = self.files[label]
+        return clip_segment(self.root / files[int(rng.integers(len(files)))], rng, n_samples)
+
+    def caption(self, rng: np.random.Generator, label: str) -> str:
+        return str(rng.choice(self.captions[label]))
+
+    def texts(self) -> list[CaptionText]:
+        return [CaptionText(label, c, c) for label, captions in self.captions.items() for c in captions]
+
+
+def clip_segment(path: Path, rng: np.random.Generator, n_samples: int) -> np.ndarray:
+    """``(n_samples,)`` float32 at 32 kHz from a random start in the mono mix of ``path`` (looped if short)."""
+    clip = read_audio(path)
+    mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)[0]
+    start = int(rng.integers(0, max(1, len(mono) - n_samples)))
+    return np.resize(mono[start:], n_samples).astype(np.float32)
 
 
 def _read_captions(path: Path) -> dict[str, list[str]]:

@@ -25,7 +25,15 @@ from models.loading import load_query_net, load_separation_net, save_bundle
 from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
 from training.caption_memory import build_memory
-from training.data import DEFAULT_SEGMENT_SAMPLES, CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures
+from training.data import (
+    DEFAULT_SEGMENT_SAMPLES,
+    CaptionText,
+    FolderSources,
+    GeneratedSources,
+    LibrarySources,
+    MixConfig,
+    Mixtures,
+)
 from training.task import SeparationTask
 
 BUNDLE_NAME = "model.safetensors"
@@ -44,6 +52,7 @@ class TrainConfig:
     seed: int = 0
     data: Path | None = None
     captions: Path | None = None
+    library: Path | None = None
     init_checkpoint: Path | None = None
     val_items: int = 48
     val_every: int = 250
@@ -67,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
     parser.add_argument("--captions", type=Path, help="captions CSV (file,caption) or JSON for --data")
+    parser.add_argument("--library", type=Path, help="library of real recordings from 'lass library build' (its splits)")
     parser.add_argument("--init-checkpoint", type=Path, help="start from this checkpoint (e.g. official AudioSep)")
     parser.add_argument("--val-items", type=int, default=TrainConfig.val_items)
     parser.add_argument("--val-every", type=int, default=TrainConfig.val_every)
@@ -83,7 +93,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         out_dir=args.out, steps=args.steps, batch_size=args.batch_size, segment_samples=args.segment_samples,
         learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, seed=args.seed, data=args.data,
-        captions=args.captions, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
+        captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
         threads=args.threads,
@@ -105,7 +115,9 @@ class MixtureData(L.LightningDataModule):
     def __init__(self, config: TrainConfig) -> None:
         super().__init__()
         self.config = config
-        if config.data is not None:
+        if config.library is not None:
+            self.train_pool, self.val_pool = LibrarySources(config.library, "train"), LibrarySources(config.library, "heldout")
+        elif config.data is not None:
             if config.captions is None:
                 raise ValueError("--data needs --captions (a CSV with file,caption columns, or JSON)")
             self.train_pool = self.val_pool = FolderSources(config.data, config.captions)

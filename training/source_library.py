@@ -1,0 +1,263 @@
+"""A library of real recorded sources, built from Debian packages by one command, cached, reproducible.
+
+    lass library build --out sources/real [--package sound-theme-freedesktop ...] [--seed 0]
+
+Each package in :data:`CATALOGUE` names which of its files are which sound class, with several
+captions per class. A package that is installed is read where it is; otherwise its ``.deb`` is
+fetched with ``apt-get download`` into the cache and unpacked there (no root, nothing installed).
+Every kept file is decoded, mixed to mono, resampled to 32 kHz, trimmed of leading and trailing
+silence and written as FLAC under ``OUT/<package>/``. ``OUT/manifest.jsonl`` lists each file with its
+package and version, its licenses (as the package's copyright file states them; the file itself is
+copied to ``OUT/licenses/``), class, captions, original path, SHA-256 and length, and the split
+(``train`` or ``heldout``: see :func:`assign_splits`). ``OUT/captions.csv`` serves ``--data``/``--captions``.
+
+Packages reserved for independent evaluation are refused by name and never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audio.files import AudioFileError, read_audio, resample, write_audio
+from models.config import MODEL_SAMPLE_RATE_HZ
+
+RESERVED_PACKAGES = ("sonic-pi-samples", "alsa-utils")
+RESERVED_PREFIXES = ("asterisk-core-sounds-en",)
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
+MIN_SECONDS = 0.2
+SILENCE_DBFS = -50.0  # trimmed from both ends
+HELDOUT_SHARE = 0.2
+MANIFEST = "manifest.jsonl"
+CAPTIONS_CSV = "captions.csv"
+
+# Captions per class: several phrasings, as the generated sources have.
+CAPTIONS = {
+    "speech": ("speech", "a person speaking", "a voice saying a few words", "someone talking", "a spoken announcement"),
+    "phone ringing": ("a phone ringing", "a telephone ring", "a ringtone", "an incoming call ringing", "a phone tone"),
+    "notification chime": ("a notification chime", "a short chime", "a computer alert sound", "a message tone", "a soft ding"),
+    "bell": ("a bell", "a ringing bell", "a bell ringing out", "the sound of a bell", "a struck bell"),
+    "camera shutter": ("a camera shutter", "a shutter click", "a photo being taken", "the click of a camera", "a snapshot sound"),
+    "music": ("music", "a piece of music", "background music", "hold music", "a song playing"),
+    "kick drum": ("a kick drum", "a bass drum", "a thumping kick", "a low drum hit", "the kick of a drum kit"),
+    "snare drum": ("a snare drum", "a snare hit", "a sharp drum crack", "a rimshot", "the snare of a drum kit"),
+    "hi-hat": ("a hi-hat", "hi-hat cymbals", "a closed hat tick", "a crisp hi-hat", "the hi-hat of a drum kit"),
+    "cymbal": ("a cymbal crash", "a crash cymbal", "a ride cymbal", "a cymbal ringing", "a splashing cymbal"),
+    "tom drum": ("a tom drum", "a tom-tom", "a floor tom", "a rack tom hit", "a pitched drum hit"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Files whose path inside the package matches ``pattern`` (a regex, searched) are ``label``."""
+
+    pattern: str
+    label: str
+
+
+@dataclass(frozen=True)
+class PackageSources:
+    """A package's recordings: the first rule that matches a file decides its class; unmatched files
+    are left out. ``licenses`` is what its copyright file states (checked by hand, and checked again
+    against the file when the library is built)."""
+
+    package: str
+    licenses: tuple[str, ...]
+    rules: tuple[Rule, ...]
+
+
+CATALOGUE = (
+    PackageSources(
+        "sound-theme-freedesktop", ("GPL-2+", "CC-BY-3.0", "CC-BY-SA-3.0"),
+        (
+            Rule(r"/audio-channel-[a-z-]+\.oga$", "speech"),
+            Rule(r"/phone-(incoming-call|outgoing-calling)\.oga$", "phone ringing"),
+            Rule(r"/(camera-shutter|screen-capture)\.oga$", "camera shutter"),
+            Rule(r"/(bell|alarm-clock-elapsed)\.oga$", "bell"),
+            Rule(r"/(message|message-new-instant|complete|dialog-information|device-added|window-attention)\.oga$", "notification chime"),
+        ),
+    ),
+    PackageSources(
+        "oxygen-sounds", ("LGPL-3.0-or-later",),
+        (
+            Rule(r"/Oxygen-Im-Phone-Ring\.ogg$", "phone ringing"),
+            Rule(r"/Oxygen-(Im-(Message-In|New-Mail|Sms|Highlight-Msg)|Sys-App-(Message|Positive))\.ogg$", "notification chime"),
+        ),
+    ),
+    PackageSources(
+        "gnome-audio", ("CC-BY-SA-2.0", "CC-BY-3.0"),
+        (Rule(r"/sounds/phone\.wav$", "phone ringing"), Rule(r"/sounds/(email|info)\.wav$", "notification chime")),
+    ),
+    PackageSources("asterisk-moh-opsound-wav", ("CC-BY-SA-3.0",), (Rule(r"/moh/[^/]+\.wav$", "music"),)),
+    PackageSources(
+        "hydrogen-drumkits", ("GPL-2", "GPL-2+", "CC0", "CC-BY-3.0", "CC-BY-SA-3.0"),
+        (
+            # Words in the file name, not inside other words ("stomachache" is no tom).
+            Rule(r"(?i)/[^/]*(?<![a-z])(kick|bassdrum|bass-drum)(?![a-z])[^/]*$", "kick drum"),
+            Rule(r"(?i)/[^/]*(?<![a-z])(snare|rimshot)(?![a-z])[^/]*$", "snare drum"),
+            Rule(r"(?i)/[^/]*(?<![a-z])(hihat|hi-hat|hhat|hat)(?![a-z])[^/]*$", "hi-hat"),
+            Rule(r"(?i)/[^/]*(?<![a-z])(crash|ride|cymbal|splash|china)(?![a-z])[^/]*$", "cymbal"),
+            Rule(r"(?i)/[^/]*(?<![a-z])tom(?![a-z])[^/]*$", "tom drum"),
+        ),
+    ),
+)
+
+
+class LibraryError(ValueError):
+    """A library cannot be built or read: the message says which package or file, and what to do."""
+
+
+def check_not_reserved(package: str) -> None:
+    if package in RESERVED_PACKAGES or package.startswith(RESERVED_PREFIXES):
+        raise LibraryError(f"{package} is reserved for independent evaluation: it is never read for training")
+
+
+def catalogue_entry(package: str) -> PackageSources:
+    check_not_reserved(package)
+    for entry in CATALOGUE:
+        if entry.package == package:
+            return entry
+    known = ", ".join(entry.package for entry in CATALOGUE)
+    raise LibraryError(f"{package} is not in the source catalogue (training/source_library.py); known: {known}")
+
+
+def package_root(package: str, cache: Path) -> tuple[Path, str]:
+    """Where the package's files are (``/`` when installed, else its unpacked ``.deb`` in ``cache``) and
+    its version."""
+    installed = subprocess.run(["dpkg-query", "-W", "-f=${Status}|${Version}", package], capture_output=True, text=True)
+    status, _, version = installed.stdout.partition("|")
+    if installed.returncode == 0 and status.endswith(" installed"):
+        return Path("/"), version
+    unpacked = cache / package
+    stamp = unpacked / ".version"
+    if not stamp.is_file():
+        fetch = cache / "debs" / package
+        fetch.mkdir(parents=True, exist_ok=True)
+        download = subprocess.run(["apt-get", "download", package], cwd=fetch, capture_output=True, text=True)
+        debs = sorted(fetch.glob(f"{package}_*.deb"))
+        if download.returncode != 0 or not debs:
+            raise LibraryError(f"could not fetch {package} (apt-get download: {download.stderr.strip()}); run 'apt-get update' first")
+        shutil.rmtree(unpacked, ignore_errors=True)
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(unpacked)], check=True)
+        version = subprocess.run(["dpkg-deb", "-f", str(debs[-1]), "Version"], capture_output=True, text=True, check=True)
+        stamp.write_text(version.stdout.strip())
+    return unpacked, stamp.read_text()
+
+
+def copyright_licenses(copyright_text: str) -> set[str]:
+    """The license names a copyright file states: DEP-5 ``License:`` fields, else Creative Commons
+    phrases (e.g. "Creative Commons Attribution-ShareAlike 3.0" -> ``CC-BY-SA-3.0``)."""
+    names = {line.split(":", 1)[1].strip().split()[0] for line in copyright_text.splitlines() if line.startswith("License:") and line.split(":", 1)[1].strip()}
+    for kind, version in re.findall(r"Creative Commons Attribution-?(ShareAlike)?\s+(\d\.\d)", copyright_text):
+        names.add(f"CC-BY{'-SA' if kind else ''}-{version}")
+    return {re.sub(r"^https?://creativecommons.org/licenses/([a-z-]+)/(\d\.\d).*$", lambda m: f"CC-{m[1].upper()}-{m[2]}", n) for n in names}
+
+
+def assign_splits(rows: list[dict], seed: int) -> None:
+    """Set each row's ``split``: per class, about ``HELDOUT_SHARE`` of the files (at least one where a
+    class has two or more) are ``heldout``, chosen by a seeded hash of their content, so a rerun with
+    the same seed splits the same way and no class is only in one split by chance."""
+    by_label: dict[str, list[dict]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row)
+    for members in by_label.values():
+        members.sort(key=lambda row: hashlib.sha256(f"{seed}:{row['sha256']}".encode()).hexdigest())
+        heldout = max(1, round(HELDOUT_SHARE * len(members))) if len(members) >= 2 else 0
+        for index, row in enumerate(members):
+            row["split"] = "heldout" if index < heldout else "train"
+
+
+def trimmed_mono(path: Path) -> np.ndarray:
+    """The file as mono float32 at 32 kHz, without leading and trailing silence."""
+    clip = read_audio(path)
+    mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)[0]
+    loud = np.flatnonzero(np.abs(mono) > 10 ** (SILENCE_DBFS / 20))
+    return mono[loud[0] : loud[-1] + 1] if len(loud) else mono[:0]
+
+
+def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) -> Path:
+    """Build (or rebuild) the library in ``out`` from ``packages``; returns the manifest's path."""
+    entries = [catalogue_entry(package) for package in packages]  # refuse reserved or unknown first
+    rows = []
+    for entry in entries:
+        root, version = package_root(entry.package, cache)
+        copyright_file = root / "usr/share/doc" / entry.package / "copyright"
+        if not copyright_file.is_file():
+            raise LibraryError(f"{entry.package} has no copyright file at {copyright_file}: its license cannot be checked")
+        stated = copyright_licenses(copyright_file.read_text(errors="replace"))
+        if not set(entry.licenses) <= stated:
+            raise LibraryError(f"{entry.package}: the catalogue says {entry.licenses}, its copyright file states {sorted(stated)}")
+        (out / "licenses").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(copyright_file, out / "licenses" / f"{entry.package}.copyright")
+        rows += _package_rows(entry, root, version, out)
+        print(f"{entry.package} {version}: {sum(r['package'] == entry.package for r in rows)} files", flush=True)
+    assign_splits(rows, seed)
+    manifest = out / MANIFEST
+    _write_atomically(manifest, "".join(json.dumps(row) + "\n" for row in rows))
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["file", "caption"])
+    writer.writerows((row["file"], caption) for row in rows for caption in row["captions"])
+    _write_atomically(out / CAPTIONS_CSV, table.getvalue())
+    return manifest
+
+
+def _package_rows(entry: PackageSources, root: Path, version: str, out: Path) -> list[dict]:
+    listing = subprocess.run(["dpkg-query", "-L", entry.package], capture_output=True, text=True)
+    files = [root / line.lstrip("/") for line in listing.stdout.splitlines()] if root == Path("/") else sorted(root.rglob("*"))
+    rows = []
+    for path in sorted(p for p in files if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()):
+        inside = "/" + str(path.relative_to(root))
+        label = next((rule.label for rule in entry.rules if re.search(rule.pattern, inside)), None)
+        if label is None:
+            continue
+        try:
+            audio = trimmed_mono(path)
+        except AudioFileError as error:
+            print(f"skipped {inside}: {error}", flush=True)
+            continue
+        if len(audio) < MIN_SECONDS * MODEL_SAMPLE_RATE_HZ:
+            continue
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        relative = f"{entry.package}/{sha256[:12]}-{path.stem}.flac"
+        (out / entry.package).mkdir(parents=True, exist_ok=True)
+        write_audio(out / relative, audio[None], MODEL_SAMPLE_RATE_HZ, "PCM_24")
+        rows.append({
+            "file": relative, "package": entry.package, "version": version, "licenses": list(entry.licenses),
+            "copyright": f"licenses/{entry.package}.copyright", "label": label, "captions": list(CAPTIONS[label]),
+            "source": inside, "sha256": sha256, "seconds": round(len(audio) / MODEL_SAMPLE_RATE_HZ, 3),
+        })
+    return rows
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="build the library of real recordings from Debian packages")
+    build.add_argument("--out", type=Path, required=True, help="library folder (manifest.jsonl, captions.csv, FLACs)")
+    build.add_argument(
+        "--package", action="append", default=[], help="a catalogue package (repeat; default: the whole catalogue)"
+    )
+    build.add_argument("--cache", type=Path, help="where fetched packages are unpacked (default: OUT/.cache)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
+
+
+def run(args: argparse.Namespace) -> None:
+    packages = args.package or [entry.package for entry in CATALOGUE]
+    manifest = build_library(args.out, packages, args.cache or args.out / ".cache", args.seed)
+    print(f"wrote {manifest}")
