@@ -3,12 +3,14 @@ from its seed, trainable, and never reading a package reserved for independent e
 
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 
 from cli.main import main
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.data import LibrarySources
+from training.midi import _variable_length, melody, standard_midi_file
 from training.source_library import CATALOGUE, LibraryError, build_library, check_not_reserved, copyright_licenses
 
 PACKAGE = "sound-theme-freedesktop"  # installed by .ci/run
@@ -61,3 +63,25 @@ def test_reserved_packages_are_refused_before_anything_is_read(reserved, tmp_pat
     for entry in CATALOGUE:
         check_not_reserved(entry.package)
     assert main(["library", "build", "--out", str(tmp_path / "lib"), "--package", reserved]) == 2
+
+
+def test_melodies_are_seeded_midi_files():
+    notes = melody(np.random.default_rng(0), 48, 84, beats=12.0)
+    assert notes and all(48 <= n.pitch <= 84 for n in notes) and max(n.start_beats for n in notes) < 12.0
+    data = standard_midi_file(notes, program=24)
+    assert data == standard_midi_file(melody(np.random.default_rng(0), 48, 84, beats=12.0), program=24)
+    assert data[:4] == b"MThd" and data[14:18] == b"MTrk"
+    assert int.from_bytes(data[18:22], "big") == len(data) - 22  # the track's length is its bytes
+    assert bytes([0xC0, 24]) in data and data.endswith(bytes([0x00, 0xFF, 0x2F, 0x00]))
+
+
+@pytest.mark.parametrize("value, encoded", [(0, b"\x00"), (127, b"\x7f"), (128, b"\x81\x00"), (0x3FFF, b"\xff\x7f")])
+def test_midi_variable_length_quantities(value, encoded):
+    assert _variable_length(value) == encoded
+
+
+def test_licenses_stated_in_prose_are_read():
+    assert copyright_licenses('From README:\n  "I hereby release Fluid under the MIT license, as described in COPYING."') == {"MIT"}
+    text = "These files are distributed under the Creative Commons Attribution-ShareAlike\n3.0 license"
+    assert copyright_licenses(text) == {"CC-BY-SA-3.0"}
+    assert copyright_licenses("License: http://creativecommons.org/licenses/by/3.0/deed\n") == {"CC-BY-3.0"}

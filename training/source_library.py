@@ -24,6 +24,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from audio.files import AudioFileError, read_audio, resample, write_audio
 from models.config import MODEL_SAMPLE_RATE_HZ
+from training.midi import melody, standard_midi_file
 
 RESERVED_PACKAGES = ("sonic-pi-samples", "alsa-utils")
 RESERVED_PREFIXES = ("asterisk-core-sounds-en",)
@@ -54,6 +56,12 @@ CAPTIONS = {
     "hi-hat": ("a hi-hat", "hi-hat cymbals", "a closed hat tick", "a crisp hi-hat", "the hi-hat of a drum kit"),
     "cymbal": ("a cymbal crash", "a crash cymbal", "a ride cymbal", "a cymbal ringing", "a splashing cymbal"),
     "tom drum": ("a tom drum", "a tom-tom", "a floor tom", "a rack tom hit", "a pitched drum hit"),
+    "piano": ("a piano", "piano playing", "someone playing the piano", "a piano melody", "the keys of a piano"),
+    "guitar": ("a guitar", "guitar playing", "an acoustic guitar", "a guitar melody", "an electric guitar"),
+    "strings": ("violins", "a string section", "a violin playing", "a cello", "bowed strings"),
+    "brass": ("a trumpet", "brass instruments", "a horn section", "a trombone", "brass playing a tune"),
+    "flute": ("a flute", "a flute melody", "a woodwind playing", "a piccolo", "a recorder"),
+    "organ": ("an organ", "a church organ", "organ chords", "an electric organ", "an organ playing"),
 }
 
 
@@ -74,6 +82,73 @@ class PackageSources:
     package: str
     licenses: tuple[str, ...]
     rules: tuple[Rule, ...]
+
+    def collect(self, root: Path, out: Path, seed: int) -> list[dict]:
+        """Write the package's sources under ``out/<package>/``; rows of file, label, source, sha256, seconds."""
+        listing = subprocess.run(["dpkg-query", "-L", self.package], capture_output=True, text=True)
+        files = [root / line.lstrip("/") for line in listing.stdout.splitlines()] if root == Path("/") else sorted(root.rglob("*"))
+        rows = []
+        for path in sorted(p for p in files if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()):
+            inside = "/" + str(path.relative_to(root))
+            label = next((rule.label for rule in self.rules if re.search(rule.pattern, inside)), None)
+            if label is None:
+                continue
+            try:
+                audio = trimmed_mono(path)
+            except AudioFileError as error:
+                print(f"skipped {inside}: {error}", flush=True)
+                continue
+            row = _write_source(out, self.package, path.stem, audio, hashlib.sha256(path.read_bytes()).hexdigest())
+            if row is not None:
+                rows.append(row | {"label": label, "source": inside})
+        return rows
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A sound class played on General MIDI ``programs`` within MIDI notes ``low..high``."""
+
+    label: str
+    programs: tuple[int, ...]
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class SoundfontSources:
+    """Sampled instruments: seeded melodies rendered through a package's soundfont by fluidsynth, with
+    reverb and chorus off (room and effects belong to the mixing, not to the source)."""
+
+    package: str
+    licenses: tuple[str, ...]
+    soundfont: str  # path inside the package
+    instruments: tuple[Instrument, ...]
+    melodies_per_program: int = 8
+    melody_beats: float = 12.0  # 6 s at 120 beats per minute
+
+    def collect(self, root: Path, out: Path, seed: int) -> list[dict]:
+        synth = shutil.which("fluidsynth")
+        if synth is None:
+            raise LibraryError(f"{self.package} is played with fluidsynth, which is not installed: apt-get install fluidsynth")
+        soundfont = root / self.soundfont.lstrip("/")
+        rows = []
+        with tempfile.TemporaryDirectory() as scratch:
+            for instrument in self.instruments:
+                for program in instrument.programs:
+                    for index in range(self.melodies_per_program):
+                        rng = np.random.default_rng([seed, program, index])
+                        notes = melody(rng, instrument.low, instrument.high, self.melody_beats)
+                        midi, wav = Path(scratch) / "melody.mid", Path(scratch) / "melody.wav"
+                        midi.write_bytes(standard_midi_file(notes, program))
+                        command = [synth, "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(MODEL_SAMPLE_RATE_HZ)]
+                        subprocess.run(command + ["-F", str(wav), str(soundfont), str(midi)], check=True, capture_output=True)
+                        audio = trimmed_mono(wav)
+                        name = f"{instrument.label.replace(' ', '-')}-program{program}-{index}"
+                        row = _write_source(out, self.package, name, audio, hashlib.sha256(audio.tobytes()).hexdigest())
+                        if row is not None:
+                            source = f"{self.soundfont}, General MIDI program {program}, melody {index} of seed {seed}"
+                            rows.append(row | {"label": instrument.label, "source": source})
+        return rows
 
 
 CATALOGUE = (
@@ -99,6 +174,17 @@ CATALOGUE = (
         (Rule(r"/sounds/phone\.wav$", "phone ringing"), Rule(r"/sounds/(email|info)\.wav$", "notification chime")),
     ),
     PackageSources("asterisk-moh-opsound-wav", ("CC-BY-SA-3.0",), (Rule(r"/moh/[^/]+\.wav$", "music"),)),
+    SoundfontSources(
+        "fluid-soundfont-gm", ("MIT",), "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+        (
+            Instrument("piano", (0, 1, 4), 48, 84),
+            Instrument("guitar", (24, 25, 27), 40, 76),
+            Instrument("strings", (40, 42, 48), 43, 84),
+            Instrument("brass", (56, 57, 61), 46, 77),
+            Instrument("flute", (72, 73, 74), 60, 96),
+            Instrument("organ", (16, 19), 36, 84),
+        ),
+    ),
     PackageSources(
         "hydrogen-drumkits", ("GPL-2", "GPL-2+", "CC0", "CC-BY-3.0", "CC-BY-SA-3.0"),
         (
@@ -122,7 +208,7 @@ def check_not_reserved(package: str) -> None:
         raise LibraryError(f"{package} is reserved for independent evaluation: it is never read for training")
 
 
-def catalogue_entry(package: str) -> PackageSources:
+def catalogue_entry(package: str) -> PackageSources | SoundfontSources:
     check_not_reserved(package)
     for entry in CATALOGUE:
         if entry.package == package:
@@ -156,10 +242,12 @@ def package_root(package: str, cache: Path) -> tuple[Path, str]:
 
 def copyright_licenses(copyright_text: str) -> set[str]:
     """The license names a copyright file states: DEP-5 ``License:`` fields, else Creative Commons
-    phrases (e.g. "Creative Commons Attribution-ShareAlike 3.0" -> ``CC-BY-SA-3.0``)."""
+    and MIT phrases (e.g. "Creative Commons Attribution-ShareAlike 3.0" -> ``CC-BY-SA-3.0``)."""
     names = {line.split(":", 1)[1].strip().split()[0] for line in copyright_text.splitlines() if line.startswith("License:") and line.split(":", 1)[1].strip()}
     for kind, version in re.findall(r"Creative Commons Attribution-?(ShareAlike)?\s+(\d\.\d)", copyright_text):
         names.add(f"CC-BY{'-SA' if kind else ''}-{version}")
+    if re.search(r"\bunder the MIT license\b", copyright_text, re.IGNORECASE):
+        names.add("MIT")
     return {re.sub(r"^https?://creativecommons.org/licenses/([a-z-]+)/(\d\.\d).*$", lambda m: f"CC-{m[1].upper()}-{m[2]}", n) for n in names}
 
 
@@ -199,8 +287,11 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) ->
             raise LibraryError(f"{entry.package}: the catalogue says {entry.licenses}, its copyright file states {sorted(stated)}")
         (out / "licenses").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(copyright_file, out / "licenses" / f"{entry.package}.copyright")
-        rows += _package_rows(entry, root, version, out)
-        print(f"{entry.package} {version}: {sum(r['package'] == entry.package for r in rows)} files", flush=True)
+        package_rows = entry.collect(root, out, seed)
+        common = {"package": entry.package, "version": version, "licenses": list(entry.licenses)}
+        common["copyright"] = f"licenses/{entry.package}.copyright"
+        rows += [common | row | {"captions": list(CAPTIONS[row["label"]])} for row in package_rows]
+        print(f"{entry.package} {version}: {len(package_rows)} files", flush=True)
     assign_splits(rows, seed)
     manifest = out / MANIFEST
     _write_atomically(manifest, "".join(json.dumps(row) + "\n" for row in rows))
@@ -212,32 +303,14 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) ->
     return manifest
 
 
-def _package_rows(entry: PackageSources, root: Path, version: str, out: Path) -> list[dict]:
-    listing = subprocess.run(["dpkg-query", "-L", entry.package], capture_output=True, text=True)
-    files = [root / line.lstrip("/") for line in listing.stdout.splitlines()] if root == Path("/") else sorted(root.rglob("*"))
-    rows = []
-    for path in sorted(p for p in files if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()):
-        inside = "/" + str(path.relative_to(root))
-        label = next((rule.label for rule in entry.rules if re.search(rule.pattern, inside)), None)
-        if label is None:
-            continue
-        try:
-            audio = trimmed_mono(path)
-        except AudioFileError as error:
-            print(f"skipped {inside}: {error}", flush=True)
-            continue
-        if len(audio) < MIN_SECONDS * MODEL_SAMPLE_RATE_HZ:
-            continue
-        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-        relative = f"{entry.package}/{sha256[:12]}-{path.stem}.flac"
-        (out / entry.package).mkdir(parents=True, exist_ok=True)
-        write_audio(out / relative, audio[None], MODEL_SAMPLE_RATE_HZ, "PCM_24")
-        rows.append({
-            "file": relative, "package": entry.package, "version": version, "licenses": list(entry.licenses),
-            "copyright": f"licenses/{entry.package}.copyright", "label": label, "captions": list(CAPTIONS[label]),
-            "source": inside, "sha256": sha256, "seconds": round(len(audio) / MODEL_SAMPLE_RATE_HZ, 3),
-        })
-    return rows
+def _write_source(out: Path, package: str, name: str, audio: np.ndarray, sha256: str) -> dict | None:
+    """Write one source as ``out/<package>/<hash>-<name>.flac`` (None when shorter than ``MIN_SECONDS``)."""
+    if len(audio) < MIN_SECONDS * MODEL_SAMPLE_RATE_HZ:
+        return None
+    relative = f"{package}/{sha256[:12]}-{name}.flac"
+    (out / package).mkdir(parents=True, exist_ok=True)
+    write_audio(out / relative, audio[None], MODEL_SAMPLE_RATE_HZ, "PCM_24")
+    return {"file": relative, "sha256": sha256, "seconds": round(len(audio) / MODEL_SAMPLE_RATE_HZ, 3)}
 
 
 def _write_atomically(path: Path, text: str) -> None:
