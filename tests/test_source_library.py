@@ -9,7 +9,7 @@ import soundfile as sf
 
 from cli.main import main
 from models.config import MODEL_SAMPLE_RATE_HZ
-from training.data import LibrarySources
+from training.data import CombinedSources, GeneratedSources, LibrarySources, MixConfig, Mixtures
 from training.midi import _variable_length, melody, standard_midi_file
 from training.source_library import CATALOGUE, LibraryError, build_library, check_not_reserved, copyright_licenses
 
@@ -85,3 +85,43 @@ def test_licenses_stated_in_prose_are_read():
     text = "These files are distributed under the Creative Commons Attribution-ShareAlike\n3.0 license"
     assert copyright_licenses(text) == {"CC-BY-SA-3.0"}
     assert copyright_licenses("License: http://creativecommons.org/licenses/by/3.0/deed\n") == {"CC-BY-3.0"}
+
+
+def test_real_and_generated_sources_that_hold_one_another_are_never_mixed(library):
+    pool = CombinedSources(GeneratedSources(), LibrarySources(library))
+    assert {"speech", "drums", "camera shutter"} <= set(pool.labels)
+    assert {"kick drum", "music"} <= pool.unmixable("drums") and "guitar" in pool.unmixable("plucked")
+    assert pool.unmixable("speech") == set()
+    assert "drums" not in pool.unmixable("speech") and "camera shutter" not in pool.unmixable("drums")
+
+
+class RecordingPool:
+    """A test double for a source pool: constant sources, and a record of the labels each mixture drew."""
+
+    labels = ("a", "b", "c", "d")
+
+    def __init__(self):
+        self.drawn = []
+
+    def unmixable(self, label):
+        return {"a": {"b"}, "b": {"a"}}.get(label, set())
+
+    def audio(self, rng, label, n_samples):
+        self.drawn.append(label)
+        return np.ones(n_samples, np.float32)
+
+    def caption(self, rng, label):
+        return label
+
+    def texts(self):
+        return []
+
+
+def test_mixtures_never_mix_a_target_with_a_label_that_holds_it():
+    pool = RecordingPool()
+    data = Mixtures(pool, 40, config=MixConfig(segment_samples=320), n_sources=3)
+    for index in range(len(data)):
+        pool.drawn.clear()
+        data[index]
+        target, *interferers = pool.drawn  # the target is drawn first
+        assert not pool.unmixable(target) & set(interferers)

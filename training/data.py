@@ -42,6 +42,10 @@ class SourcePool(Protocol):
 
     labels: Sequence[str]
 
+    def unmixable(self, label: str) -> set[str]:
+        """Labels never mixed with ``label`` (one contains the other: drums and a kick drum)."""
+        ...
+
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray: ...
 
     def caption(self, rng: np.random.Generator, label: str) -> str: ...
@@ -62,6 +66,9 @@ class GeneratedSources:
         self.labels = tuple(self.classes)
         self.captions = captions
         self.phrasing_probability = phrasing_probability
+
+    def unmixable(self, label: str) -> set[str]:
+        return set()
 
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
         return self.classes[label].generate(rng, n_samples).astype(np.float32)
@@ -100,6 +107,9 @@ class FolderSources:
             raise FileNotFoundError(f"{len(missing)} captioned files are missing under {root}, e.g. {missing[0]}")
         self.labels = tuple(sorted(self.captions_by_file))
 
+    def unmixable(self, label: str) -> set[str]:
+        return set()
+
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
         return clip_segment(self.root / label, rng, n_samples)
 
@@ -130,6 +140,9 @@ class LibrarySources:
         if len(self.labels) < 2:
             raise ValueError(f"the {split} split of the library at {root} has {len(self.labels)} class(es); mixing needs two")
 
+    def unmixable(self, label: str) -> set[str]:
+        return set()
+
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
         files = self.files[label]
         return clip_segment(self.root / files[int(rng.integers(len(files)))], rng, n_samples)
@@ -139,6 +152,38 @@ class LibrarySources:
 
     def texts(self) -> list[CaptionText]:
         return [CaptionText(label, c, c) for label, captions in self.captions.items() for c in captions]
+
+
+# Labels of the generated classes and of the library that hold one another; none of a group is
+# mixed with another of it. Music may hold any instrument or drum.
+INSTRUMENTS = {"piano", "guitar", "strings", "brass", "flute", "organ", "plucked", "drums"}
+DRUM_PARTS = {"kick drum", "snare drum", "hi-hat", "cymbal", "tom drum"}
+UNMIXABLE_GROUPS = ({"drums"} | DRUM_PARTS, {"plucked", "guitar"}, {"bells", "bell"}, {"music"} | INSTRUMENTS | DRUM_PARTS)
+
+
+class CombinedSources:
+    """Several pools as one: a label is any pool's; a source or caption of it comes from a pool that
+    has it (drawn at random), and labels of one ``UNMIXABLE_GROUPS`` group are never mixed."""
+
+    def __init__(self, *pools: SourcePool) -> None:
+        self.pools = pools
+        self.labels = tuple(sorted({label for pool in pools for label in pool.labels}))
+
+    def unmixable(self, label: str) -> set[str]:
+        return {other for group in UNMIXABLE_GROUPS if label in group for other in group} - {label}
+
+    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
+        return self._pool(rng, label).audio(rng, label, n_samples)
+
+    def caption(self, rng: np.random.Generator, label: str) -> str:
+        return self._pool(rng, label).caption(rng, label)
+
+    def texts(self) -> list[CaptionText]:
+        return [text for pool in self.pools for text in pool.texts()]
+
+    def _pool(self, rng: np.random.Generator, label: str) -> SourcePool:
+        having = [pool for pool in self.pools if label in pool.labels]
+        return having[int(rng.integers(len(having)))]
 
 
 def clip_segment(path: Path, rng: np.random.Generator, n_samples: int) -> np.ndarray:
@@ -218,7 +263,8 @@ class Mixtures(Dataset):
         labels = self.pool.labels
         target_label = labels[index % len(labels)] if self.balanced else labels[int(rng.integers(len(labels)))]
         n_sources = self.n_sources or (3 if rng.random() < self.config.third_source_probability else 2)
-        candidates = [label for label in labels if label != target_label]
+        excluded = self.pool.unmixable(target_label) | {target_label}
+        candidates = [label for label in labels if label not in excluded]
         others = rng.choice(len(candidates), size=min(n_sources - 1, len(candidates)), replace=False)
         n = self.config.segment_samples
         target = self.pool.audio(rng, target_label, n)

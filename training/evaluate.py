@@ -1,4 +1,5 @@
-"""``lass eval``: SDR, SDRi, SI-SDR and SI-SDRi of a model on a generated set or a mixture list.
+"""``lass eval``: SDR, SDRi, SI-SDR and SI-SDRi of a model on a generated set, the held-out split of a
+library of real recordings (``--library``, mixed the same way) or a mixture list.
 
 Metrics are defined in :mod:`training.metrics`. The generated set is the held-out split: random
 streams never used in training, 2-source mixtures at each requested SNR, the same number per class,
@@ -24,7 +25,7 @@ import torch
 from audio.files import read_audio, resample
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.separator import Separator
-from training.data import GeneratedSources, MixConfig, Mixtures
+from training.data import GeneratedSources, LibrarySources, MixConfig, Mixtures, SourcePool
 from training.metrics import separation_scores
 
 METRICS = ("sdr", "sdri", "si_sdr", "si_sdri")
@@ -35,6 +36,7 @@ EVAL_SEGMENT_SAMPLES = 2 * MODEL_SAMPLE_RATE_HZ
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Data and output arguments; the model arguments are the command line's (cli.main)."""
     parser.add_argument("--mixtures", type=Path, help="CSV of mixture,target,caption (default: generated set)")
+    parser.add_argument("--library", type=Path, help="mix the held-out split of a library of real recordings instead")
     parser.add_argument("--per-class", type=int, default=20, help="generated mixtures per class and SNR")
     parser.add_argument("--snr", type=float, nargs="+", default=list(DEFAULT_SNRS_DB), help="generated SNRs (dB)")
     parser.add_argument("--captions", choices=("heldout", "train"), default="heldout")
@@ -47,7 +49,11 @@ def generated_items(
     per_class: int, snrs_db: list[float], captions: str, seed: int, all_captions: bool = False
 ) -> Iterator[dict]:
     """Held-out mixtures; ``captions`` lists the texts to score each with (one drawn, or all of its class)."""
-    pool = GeneratedSources(captions)
+    return pool_items(GeneratedSources(captions), per_class, snrs_db, seed, all_captions)
+
+
+def pool_items(pool: SourcePool, per_class: int, snrs_db: list[float], seed: int, all_captions: bool = False) -> Iterator[dict]:
+    """2-source mixtures of ``pool`` at each SNR, ``per_class`` per class, from the held-out random streams."""
     texts: dict[str, list[str]] = {}
     for text in pool.texts():
         texts.setdefault(text.label, []).append(text.text)
@@ -123,11 +129,12 @@ def write_results(out: Path, summary: dict, results: list[dict], settings: dict)
 
 
 def run(args: argparse.Namespace, separator: Separator) -> dict:
-    items = (
-        listed_items(args.mixtures)
-        if args.mixtures
-        else generated_items(args.per_class, args.snr, args.captions, args.seed, args.all_captions)
-    )
+    if args.mixtures:
+        items = listed_items(args.mixtures)
+    elif args.library:
+        items = pool_items(LibrarySources(args.library, "heldout"), args.per_class, args.snr, args.seed, args.all_captions)
+    else:
+        items = generated_items(args.per_class, args.snr, args.captions, args.seed, args.all_captions)
     with torch.inference_mode():
         results = evaluate(separator, items)
     summary = summarise(results)

@@ -28,6 +28,7 @@ from training.caption_memory import build_memory
 from training.data import (
     DEFAULT_SEGMENT_SAMPLES,
     CaptionText,
+    CombinedSources,
     FolderSources,
     GeneratedSources,
     LibrarySources,
@@ -76,7 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
     parser.add_argument("--captions", type=Path, help="captions CSV (file,caption) or JSON for --data")
-    parser.add_argument("--library", type=Path, help="library of real recordings from 'lass library build' (its splits)")
+    parser.add_argument(
+        "--library", type=Path,
+        help="library of real recordings from 'lass library build', mixed with the generated sources (its train split; held-out for validation)",
+    )
     parser.add_argument("--init-checkpoint", type=Path, help="start from this checkpoint (e.g. official AudioSep)")
     parser.add_argument("--val-items", type=int, default=TrainConfig.val_items)
     parser.add_argument("--val-every", type=int, default=TrainConfig.val_every)
@@ -115,8 +119,9 @@ class MixtureData(L.LightningDataModule):
     def __init__(self, config: TrainConfig) -> None:
         super().__init__()
         self.config = config
-        if config.library is not None:
-            self.train_pool, self.val_pool = LibrarySources(config.library, "train"), LibrarySources(config.library, "heldout")
+        if config.library is not None:  # real recordings alongside the generated sources
+            self.train_pool = CombinedSources(GeneratedSources("train", TRAIN_PHRASING_PROBABILITY), LibrarySources(config.library))
+            self.val_pool = CombinedSources(GeneratedSources("heldout"), LibrarySources(config.library, "heldout"))
         elif config.data is not None:
             if config.captions is None:
                 raise ValueError("--data needs --captions (a CSV with file,caption columns, or JSON)")
