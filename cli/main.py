@@ -154,14 +154,19 @@ def run_stream(args: argparse.Namespace) -> None:
     from realtime import session
 
     if args.list_devices:
-        for device in session.list_devices():
+        devices = session.list_devices()
+        for device in devices:
             print(f"{device.index:3d}  {device.name}  [{device.host_api}]  in {device.max_input_channels} / out {device.max_output_channels}")
+        if not devices:
+            print(session.NO_DEVICES)
         return
     if args.embedding is None:
         check_texts([args.query or ""])
     if args.input_file and args.output_file is None:
         raise ValueError("--input-file needs --output-file")
     clip = read_audio(args.input_file) if args.input_file else None
+    if clip is None:  # before the model loads: a missing device or server is said at once
+        devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
     separator = load_separator(args)
     condition = condition_from_file(args.embedding) if args.embedding else separator.embed_texts([args.query])
     engine = session.build_engine(separator.separation_net, condition, args, clip.sample_rate_hz if clip else args.rate)
@@ -170,7 +175,7 @@ def run_stream(args: argparse.Namespace) -> None:
         session.stream_file(engine, clip, args.output_file, args.realtime)
         print(f"wrote {args.output_file}")
     else:
-        session.stream_devices(engine, args.input_device, args.output_device, args.seconds)
+        session.stream_devices(engine, *devices, args.seconds)
 
 
 def run_eval(args: argparse.Namespace) -> None:

@@ -34,16 +34,37 @@ def list_devices() -> list[Device]:
     ]
 
 
+NO_DEVICES = (
+    "no audio devices: is an audio server running? Start PipeWire, PulseAudio or JACK (or plug in a sound "
+    "card); 'lass stream --input-file' works without one"
+)
+
+
 def find_device(name_or_index: str | int | None, kind: str) -> int | None:
-    """A device index by index or (part of its) name; ``None`` for the system default."""
-    if name_or_index is None or isinstance(name_or_index, int) or str(name_or_index).isdigit():
-        return None if name_or_index is None else int(name_or_index)
+    """A device index by index or (part of its) name; ``None`` for the system default. Raises
+    ``ValueError`` saying what exists, and what to start when nothing does."""
+    import sounddevice as sd
+
+    devices = list_devices()
+    if not devices:
+        raise ValueError(NO_DEVICES)
     channels = "max_input_channels" if kind == "input" else "max_output_channels"
-    for device in list_devices():
+    names = ", ".join(f"{d.index}: {d.name}" for d in devices if getattr(d, channels) > 0) or "none"
+    if name_or_index is None:
+        try:
+            sd.query_devices(kind=kind)
+        except sd.PortAudioError:
+            raise ValueError(f"there is no default {kind} device; choose one of the {kind} devices: {names}") from None
+        return None
+    if isinstance(name_or_index, int) or str(name_or_index).isdigit():
+        index = int(name_or_index)
+        if not any(d.index == index and getattr(d, channels) > 0 for d in devices):
+            raise ValueError(f"{index} is not an {kind} device; {kind} devices: {names}")
+        return index
+    for device in devices:
         if str(name_or_index).lower() in device.name.lower() and getattr(device, channels) > 0:
             return device.index
-    names = ", ".join(f"{d.index}: {d.name}" for d in list_devices()) or "none (is an audio server running?)"
-    raise ValueError(f"no {kind} device matches {name_or_index!r}; devices: {names}")
+    raise ValueError(f"no {kind} device matches {name_or_index!r}; {kind} devices: {names}")
 
 
 class _EngineStream:

@@ -12,13 +12,13 @@ import torch
 from audio.files import AudioClip, write_audio
 from models.config import ms_to_samples, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
-from realtime.audio_io import DuplexStream, find_device, list_devices
+from realtime.audio_io import NO_DEVICES, DuplexStream, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamSettings
 from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
-__all__ = ["build_engine", "describe_settings", "list_devices", "stream_devices", "stream_file"]
+__all__ = ["NO_DEVICES", "build_engine", "describe_settings", "find_device", "list_devices", "stream_devices", "stream_file"]
 STATUS_PERIOD_S = 1.0
 DEFAULT_BLOCK_FRAMES = 512
 
@@ -74,9 +74,10 @@ def stream_file(engine: Engine, clip: AudioClip, output_path: Path, realtime: bo
     print(_status(engine), file=sys.stderr)
 
 
-def stream_devices(engine: Engine, input_device: str | None, output_device: str | None, seconds: float | None) -> None:
-    """Run live until ``seconds`` pass or Ctrl-C, printing the engine's figures every second."""
-    stream = DuplexStream(engine, find_device(input_device, "input"), find_device(output_device, "output"))
+def stream_devices(engine: Engine, input_device: int | None, output_device: int | None, seconds: float | None) -> None:
+    """Run live on device indices (``None``: the default; see :func:`find_device`) until ``seconds``
+    pass or Ctrl-C, printing the engine's figures every second."""
+    stream = DuplexStream(engine, input_device, output_device)
     stream.start()
     started = time.monotonic()
     try:
