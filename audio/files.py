@@ -7,6 +7,8 @@ target folder, renamed over the target only when complete, so a failed run leave
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +34,10 @@ class AudioClip:
     subtype: str | None = None
 
 
-def read_audio(path: Path) -> AudioClip:
-    """Decode any format libsndfile reads. Empty files and unusable sample rates are refused."""
+def read_audio(path: Path, repair_nonfinite: bool = False) -> AudioClip:
+    """Decode any format libsndfile reads. Empty files and unusable sample rates are refused, and so
+    are NaN or infinite samples (a float file can hold them) unless ``repair_nonfinite`` makes them
+    silence."""
     path = Path(path)
     if not path.is_file():
         raise AudioFileError(f"input file not found: {path}")
@@ -45,7 +49,17 @@ def read_audio(path: Path) -> AudioClip:
     if data.shape[0] == 0:
         raise AudioFileError(f"{path} contains no audio (zero samples)")
     check_sample_rate(rate, path)
-    return AudioClip(np.ascontiguousarray(data.T), int(rate), subtype)
+    samples = np.ascontiguousarray(data.T)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        if not repair_nonfinite:
+            channel, frame = np.argwhere(bad)[np.argmin(np.nonzero(bad)[1])]
+            raise AudioFileError(
+                f"{path}: {int(bad.sum())} samples are NaN or infinite, the first at {frame / rate:.3f} s "
+                f"(channel {channel + 1}); repair the file, or pass --repair-nonfinite to make them silence"
+            )
+        samples[bad] = 0.0
+    return AudioClip(samples, int(rate), subtype)
 
 
 def check_sample_rate(rate_hz: int, source: Path | str) -> None:
@@ -65,7 +79,7 @@ def check_writable_format(path: Path) -> None:
 
 def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int, subtype: str | None = None) -> None:
     """Write ``(channels, frames)`` atomically; ``subtype`` (e.g. ``PCM_16``) is kept where valid."""
-    path = Path(path)
+    path = Path(path).resolve()  # through a symbolic link: its target is written, the link stays
     check_writable_format(path)
     file_format = path.suffix.lstrip(".").upper()
     if subtype is not None and not sf.check_format(file_format, subtype):
@@ -75,11 +89,40 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int, subtype: s
     os.close(handle)
     try:
         sf.write(tmp_name, np.ascontiguousarray(samples.T), sample_rate_hz, subtype=subtype, format=file_format)
-        give_default_file_mode(Path(tmp_name))
+        keep_file_mode(Path(tmp_name), path)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def keep_file_mode(tmp: Path, target: Path) -> None:
+    """Give ``tmp`` the mode of the file it replaces, or a new file's mode if there is none."""
+    if target.exists():
+        tmp.chmod(stat.S_IMODE(target.stat().st_mode))
+    else:
+        give_default_file_mode(tmp)
+
+
+def check_output_place(output: Path, inputs: list[Path], size_bytes: int) -> None:
+    """Fail before any work if ``output`` could not be written: an unknown format, one of the
+    ``inputs`` itself, a folder that is not writable, or less free space than ``size_bytes``."""
+    check_writable_format(output)
+    target = Path(output).resolve()
+    if any(target == Path(p).resolve() for p in inputs):
+        raise AudioFileError(f"refusing to overwrite the input {output}: choose another output file")
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    try:  # the real test: permissions, read-only mounts and special file systems alike
+        handle, probe = tempfile.mkstemp(prefix=".lass-probe.", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise AudioFileError(f"cannot write {output}: the folder {folder} is not writable ({error.strerror})") from None
+    free = shutil.disk_usage(folder).free
+    if free < size_bytes:
+        raise AudioFileError(f"cannot write {output}: {free / 1e6:.0f} MB free in {folder}, about {size_bytes / 1e6:.0f} MB needed")
 
 
 def give_default_file_mode(path: Path) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from audio.files import AudioFileError, check_writable_format, read_audio, write_audio
+from audio.files import AudioFileError, check_output_place, read_audio, write_audio
 from models.clap import check_texts
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--embedding", type=Path, action="append", default=[], help="saved condition (.npy)")
     separate.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
     separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query)")
+    separate.add_argument("--repair-nonfinite", action="store_true", help="make NaN or infinite input samples silence")
     _model_arguments(separate)
 
     from training.evaluate import add_arguments as add_eval_arguments
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--output-file", type=Path, help="with --input-file: where to write the result")
     stream.add_argument("--output-device", help="output device (index or part of its name)")
     stream.add_argument("--realtime", action="store_true", help="with --input-file: pace blocks like a device")
+    stream.add_argument("--repair-nonfinite", action="store_true", help="with --input-file: make NaN or infinite samples silence")
     stream.add_argument("--rate", type=int, default=48_000, help="device sample rate (Hz)")
     stream.add_argument("--block", type=int, help="device block size (frames; default 512)")
     stream.add_argument(
@@ -110,24 +113,23 @@ def run_separate(args: argparse.Namespace) -> None:
         raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
     if args.query:
         check_texts(args.query)
-    check_writable_format(args.output)
-    clip = read_audio(args.input)
+    outputs = output_paths(args.output, args.query + [p.stem for p in args.query_audio] + [p.stem for p in args.embedding])
+    size = args.input.stat().st_size if args.input.is_file() else 0
+    for path in outputs:  # before any work: a wrong place fails now, not after the separation
+        check_output_place(path, [args.input], size * len(outputs))
+    clip = read_audio(args.input, args.repair_nonfinite)
     separator = load_separator(args)
-    conditions, labels = [], []
+    conditions = []  # in the order of the output labels
     if args.query:
         conditions.append(separator.embed_texts(args.query))
-        labels += args.query
     for path in args.query_audio:
         example = read_audio(path)
         conditions.append(separator.embed_audio(example.samples, example.sample_rate_hz))
-        labels.append(path.stem)
-    for path in args.embedding:
-        conditions.append(condition_from_file(path))
-        labels.append(path.stem)
+    conditions += [condition_from_file(path) for path in args.embedding]
     separated = separator.separate(
         clip.samples, clip.sample_rate_hz, torch.cat(conditions), args.mode, show_progress=sys.stderr.isatty()
     )
-    for path, samples in zip(output_paths(args.output, labels), separated):
+    for path, samples in zip(outputs, separated):
         write_audio(path, samples, clip.sample_rate_hz, clip.subtype)
         print(f"wrote {path}")
 
@@ -138,9 +140,13 @@ def run_embed(args: argparse.Namespace) -> None:
     condition = separator.embed_texts([args.query])[0].numpy()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_name(args.output.name + ".part")
-    with open(tmp, "wb") as handle:
-        np.save(handle, condition)
-    tmp.replace(args.output)
+    try:
+        with open(tmp, "wb") as handle:
+            np.save(handle, condition)
+        tmp.replace(args.output)
+    except BaseException:  # a full disk or a signal leaves no .part behind
+        tmp.unlink(missing_ok=True)
+        raise
     print(f"wrote {args.output}")
 
 
@@ -164,7 +170,9 @@ def run_stream(args: argparse.Namespace) -> None:
         check_texts([args.query or ""])
     if args.input_file and args.output_file is None:
         raise ValueError("--input-file needs --output-file")
-    clip = read_audio(args.input_file) if args.input_file else None
+    if args.input_file and args.output_file:
+        check_output_place(args.output_file, [args.input_file], args.input_file.stat().st_size if args.input_file.is_file() else 0)
+    clip = read_audio(args.input_file, args.repair_nonfinite) if args.input_file else None
     if clip is None:  # before the model loads: a missing device or server is said at once
         devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
     separator = load_separator(args)
@@ -196,6 +204,11 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"wrote {train(config_from_args(args))}")
 
 
+def exit_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C does (``finally`` blocks run: no temporary file is left)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -209,5 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def entry_point() -> int:
+    """The installed ``lass`` command: ``main`` with SIGTERM handled."""
+    exit_on_sigterm()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry_point())

@@ -152,6 +152,13 @@ def load_into(module: nn.Module, state: StateDict, source: Path | str, derived: 
             + _listing("wrong shapes", [f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in mismatched])
             + "\nIs this the right checkpoint for this model?"
         )
+    nonfinite = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if nonfinite:
+        raise ModelLoadingError(
+            f"{source} holds weights that are NaN or infinite, so every output would be too:"
+            + _listing("non-finite tensors", nonfinite)
+            + "\nThe file is damaged, or the training that wrote it diverged: use another checkpoint."
+        )
     module.load_state_dict(state, strict=True)
 
 

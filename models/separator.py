@@ -22,7 +22,7 @@ from tqdm import tqdm
 from audio.files import resample
 from models.checkpoint import read_state_dict
 from models.clap import ClapQueryNet, check_texts
-from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
+from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, N_FFT
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
@@ -30,6 +30,8 @@ from models.loading import has_query_weights, load_query_net, load_separation_ne
 from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES, separate_long
+
+MIN_MODEL_SAMPLES = N_FFT // 2 + 1  # what the centred STFT's reflect padding needs
 
 QueryNet = ClapQueryNet | MiniLmQueryNet
 
@@ -131,6 +133,8 @@ class Separator:
         film = net.film(conditions)
         queries, frames = conditions.shape[0], samples.shape[1]
         mixture_32k = torch.from_numpy(resample(samples, sample_rate_hz, MODEL_SAMPLE_RATE_HZ))
+        # The centred STFT reflects n_fft / 2 samples at each end: shorter input is zero-padded (then cut).
+        mixture_32k = torch.nn.functional.pad(mixture_32k, (0, max(0, MIN_MODEL_SAMPLES - mixture_32k.shape[1])))
         output = np.empty((queries, samples.shape[0], frames), dtype=np.float32)
         for channel, mono in enumerate(mixture_32k):
             batch = mono.expand(queries, 1, -1)

@@ -175,8 +175,9 @@ class Engine:
         started = time.perf_counter()
         hops_before = self.separator.samples_in
         self.separator.infer = not (self.controls.bypass and self._gains[1] == 0.0)
+        chunk = self._silence_nonfinite(chunk)
         model_in = self._to_model.resample_chunk(chunk) if self._to_model else chunk
-        model_out = self.separator.feed(model_in)
+        model_out = self._silence_nonfinite(self.separator.feed(model_in))
         target = self._to_device.resample_chunk(model_out) if self._to_device else model_out
         self.output_ring.write(self._mix(target, self.output_ring.written))
         self._busy = False
@@ -184,6 +185,15 @@ class Engine:
         if hops:
             self.stats.record_hops(hops, time.perf_counter() - started)
         return backlog
+
+    def _silence_nonfinite(self, samples: np.ndarray) -> np.ndarray:
+        """NaN or infinite samples (a broken input, a diverged model) become silence and are counted:
+        they never reach the network's context or the speakers."""
+        bad = ~np.isfinite(samples)
+        if bad.any():
+            samples[bad] = 0.0
+            self.stats.nonfinite_samples += int(bad.sum())
+        return samples
 
     def _mix(self, target: np.ndarray, position: int) -> np.ndarray:
         """``a * dry + b * target`` for positions from ``position``, gains ramped from the last chunk's."""
@@ -194,7 +204,7 @@ class Engine:
         dry_gain = self._gains[0] + (new[0] - self._gains[0]) * ramp
         target_gain = self._gains[1] + (new[1] - self._gains[1]) * ramp
         self._gains = new
-        out = dry_gain * dry + target_gain * target
+        out = dry_gain * np.nan_to_num(dry, nan=0.0, posinf=0.0, neginf=0.0) + target_gain * target
         if len(out):
             self.stats.input_peak = float(np.abs(dry).max())
             self.stats.output_peak = float(np.abs(out).max())

@@ -158,6 +158,8 @@ class LiveSession:
         warning = None
         if engine.failure is not None:
             warning = f"separation stopped ({engine.failure!r}): playing the {engine.settings.fallback} input; press Stop"
+        elif stats["nonfinite_samples"]:
+            warning = f"{stats['nonfinite_samples']} NaN or infinite samples were silenced: check the input and the model"
         elif engine.separator.window_pass.fallback_reason:
             warning = engine.separator.window_pass.fallback_reason
         elif stats["rtf"] > KEEP_UP_RTF or stats["dropped_hops"]:

@@ -18,6 +18,7 @@ class EngineStats:
     callback_max_s: float = 0.0
     dropouts: int = 0
     dropped_hops: int = 0
+    nonfinite_samples: int = 0  # NaN or infinite samples, in the input or the model's output, silenced
     input_xruns: int = 0
     output_xruns: int = 0
     hops: int = 0
@@ -48,6 +49,7 @@ class EngineStats:
             "hops": self.hops,
             "dropouts": self.dropouts,
             "dropped_hops": self.dropped_hops,
+            "nonfinite_samples": self.nonfinite_samples,
             "callbacks": self.callbacks,
             "callbacks_over_budget": self.callbacks_over_budget,
             "callback_max_ms": 1000 * self.callback_max_s,

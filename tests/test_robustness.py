@@ -1,0 +1,119 @@
+"""Bad input, damaged models and hostile output places: one clear error, exit 2, and nothing written
+or lost; short inputs separate; SIGTERM leaves no temporary file; non-finite samples never play."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audio.files import read_audio, write_audio
+from cli.main import main
+from models.config import SeparationConfig
+from models.loading import save_bundle
+from models.resunet import ResUNet30
+from realtime.engine import Engine, EngineSettings
+from realtime.file_stream import stream_array
+
+
+@pytest.fixture
+def condition(tmp_path):
+    c = np.random.default_rng(10).standard_normal(512).astype(np.float32)
+    np.save(tmp_path / "c.npy", c / np.linalg.norm(c))
+    return str(tmp_path / "c.npy")
+
+
+def _separate(mix, out, bundle, condition, *extra):
+    return main(["separate", str(mix), "--checkpoint", str(bundle), "--embedding", condition, "-o", str(out), *extra])
+
+
+def test_nan_input_is_refused_with_its_position_or_repaired(small_bundle, condition, tmp_path, capsys):
+    x = (0.1 * np.random.default_rng(0).standard_normal((2, 32_000))).astype(np.float32)
+    x[1, 16_000:16_010] = np.nan
+    write_audio(tmp_path / "mix.wav", x, 32_000, "FLOAT")
+    assert _separate(tmp_path / "mix.wav", tmp_path / "out.flac", small_bundle, condition) == 2
+    error = capsys.readouterr().err
+    assert "10 samples are NaN or infinite, the first at 0.500 s (channel 2)" in error and "--repair-nonfinite" in error
+    assert not (tmp_path / "out.flac").exists()
+    assert _separate(tmp_path / "mix.wav", tmp_path / "out.flac", small_bundle, condition, "--repair-nonfinite") == 0
+    assert np.isfinite(read_audio(tmp_path / "out.flac").samples).all()
+
+
+def test_nan_weights_are_refused_before_any_output(condition, tmp_path, capsys):
+    torch.manual_seed(0)
+    net = ResUNet30(SeparationConfig(width=0.125)).eval()
+    with torch.no_grad():
+        net.base.pre_conv.weight[0, 0, 0, 0] = float("nan")
+    save_bundle(tmp_path / "nan.safetensors", net, {}, "none")
+    write_audio(tmp_path / "mix.wav", np.zeros((1, 8000), np.float32), 32_000)
+    assert _separate(tmp_path / "mix.wav", tmp_path / "out.wav", tmp_path / "nan.safetensors", condition) == 2
+    error = capsys.readouterr().err
+    assert "NaN or infinite" in error and "base.pre_conv.weight" in error
+    assert not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.parametrize("samples, rate", [(1000, 32_000), (1, 32_000), (1000, 44_100)])
+def test_short_inputs_separate(small_bundle, condition, tmp_path, samples, rate):
+    write_audio(tmp_path / "mix.wav", np.full((1, samples), 0.1, np.float32), rate)
+    assert _separate(tmp_path / "mix.wav", tmp_path / "out.wav", small_bundle, condition) == 0
+    out = read_audio(tmp_path / "out.wav")
+    assert out.samples.shape == (1, samples) and np.isfinite(out.samples).all()
+
+
+def test_output_places_are_checked_before_any_work(condition, tmp_path, capsys):
+    mix = tmp_path / "mix.wav"
+    write_audio(mix, np.zeros((1, 8000), np.float32), 32_000)
+    missing_model = tmp_path / "no-such-model.safetensors"  # reached only if the output check passed
+    assert _separate(mix, "/proc/lass/out.wav", missing_model, condition) == 2
+    assert "is not writable" in capsys.readouterr().err
+    before = mix.read_bytes()
+    assert _separate(mix, mix, missing_model, condition) == 2
+    assert "refusing to overwrite the input" in capsys.readouterr().err and mix.read_bytes() == before
+
+
+def test_a_replaced_output_keeps_its_mode_and_a_link_keeps_pointing(tmp_path):
+    target = tmp_path / "real.wav"
+    write_audio(target, np.zeros((1, 100), np.float32), 32_000)
+    target.chmod(0o640)
+    link = tmp_path / "link.wav"
+    link.symlink_to(target)
+    write_audio(link, np.ones((1, 200), np.float32) * 0.5, 32_000)
+    assert link.is_symlink() and sf.info(target).frames == 200
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path):
+    code = (
+        "import numpy as np; from cli.main import exit_on_sigterm; from audio.files import write_audio; exit_on_sigterm(); "
+        f"x = np.zeros((2, 60_000_000), np.float32); print('writing', flush=True); write_audio({str(tmp_path / 'big.wav')!r}, x, 48_000)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "writing"
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".big.wav.*.part")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert os.listdir(tmp_path) == []
+
+
+def test_nonfinite_model_output_never_reaches_the_speakers():
+    class NanNet(ResUNet30):
+        """A test double for a diverged model: every estimate is NaN."""
+
+        def separate_with_spectra(self, mixture, film):
+            waveform, magnitude, mask = super().separate_with_spectra(mixture, film)
+            return torch.full_like(waveform, float("nan")), magnitude, mask
+
+    torch.manual_seed(0)
+    net = NanNet(SeparationConfig(width=0.125)).eval()
+    with torch.inference_mode():
+        film = net.film(torch.nn.functional.normalize(torch.randn(1, 512), dim=-1))
+    engine = Engine(net, film, EngineSettings(device_rate_hz=32_000))
+    out = stream_array(engine, (0.1 * np.random.default_rng(0).standard_normal(32_000)).astype(np.float32))
+    assert np.isfinite(out).all() and engine.stats.nonfinite_samples > 0
