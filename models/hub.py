@@ -1,16 +1,20 @@
 """Fetching the official weights from the Hugging Face hub, for users who are online.
 
 Files are cached by ``huggingface_hub`` (``HF_HOME``); a cached file is used without the network.
-Offline, or when the hub cannot be reached, :func:`fetch` fails at once with a message naming the
-file to place and where.
+Offline, or when the hub cannot be reached (a connection probe, so the hub client's retries never
+start), :func:`fetch` uses the cache or fails at once with a message naming the file to place and where.
 """
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from models.errors import ModelLoadingError
+
+REACH_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,10 @@ def fetch(file: HubFile, cache_dir: Path | None = None) -> Path:
 
     try:
         return Path(
-            hf_hub_download(file.repo_id, file.filename, repo_type=file.repo_type, cache_dir=cache_dir, etag_timeout=10)
+            hf_hub_download(
+                file.repo_id, file.filename, repo_type=file.repo_type, cache_dir=cache_dir, etag_timeout=10,
+                local_files_only=not hub_reachable(),  # unreachable: the cache or a clear error, no retries
+            )
         )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
         raise ModelLoadingError(
@@ -49,6 +56,19 @@ def fetch(file: HubFile, cache_dir: Path | None = None) -> Path:
             f"{type(error).__name__}. Without a connection, download it elsewhere and pass its path with "
             f"--checkpoint, or place it in the Hugging Face cache ({_cache_hint(cache_dir)})."
         ) from error
+
+
+def hub_reachable(timeout_s: float = REACH_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the hub's endpoint opens within ``timeout_s`` (no DNS name, no route
+    or a firewall answer at once; a silent network waits ``timeout_s`` at most)."""
+    from huggingface_hub import constants
+
+    endpoint = urlsplit(constants.ENDPOINT)
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
 
 
 def _cache_hint(cache_dir: Path | None) -> str:

@@ -33,3 +33,16 @@ def test_a_cached_file_is_used_without_the_network(tmp_path, monkeypatch):
     (repo / "refs" / "main").write_text("0" * 40)
     path = fetch(AUDIOSEP_CHECKPOINT, cache_dir=tmp_path)
     assert path.read_bytes() == b"weights"
+
+
+def test_an_unreachable_hub_is_not_retried(tmp_path, monkeypatch):
+    """This machine cannot reach the hub; with no offline setting, fetch must not try to download."""
+    import huggingface_hub
+
+    calls = []
+    real = huggingface_hub.hf_hub_download
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: calls.append(k) or real(*a, **k))
+    monkeypatch.setattr("huggingface_hub.constants.ENDPOINT", "https://hub.invalid")
+    with pytest.raises(ModelLoadingError, match="--checkpoint"):
+        fetch(AUDIOSEP_CHECKPOINT, cache_dir=tmp_path)
+    assert calls and calls[0]["local_files_only"] is True
