@@ -158,7 +158,7 @@ class LibrarySources:
 # mixed with another of it. Music may hold any instrument or drum.
 INSTRUMENTS = {"piano", "guitar", "strings", "brass", "flute", "organ", "plucked", "drums"}
 DRUM_PARTS = {"kick drum", "snare drum", "hi-hat", "cymbal", "tom drum"}
-UNMIXABLE_GROUPS = ({"drums"} | DRUM_PARTS, {"plucked", "guitar"}, {"bells", "bell"}, {"music"} | INSTRUMENTS | DRUM_PARTS)
+UNMIXABLE_GROUPS = ({"drums"} | DRUM_PARTS, {"plucked", "guitar"}, {"music"} | INSTRUMENTS | DRUM_PARTS)
 
 
 class CombinedSources:
