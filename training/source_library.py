@@ -45,8 +45,8 @@ CAPTIONS_CSV = "captions.csv"
 
 # Captions per class: several phrasings, as the generated sources have. A class the generated sources
 # also have takes their label ("speech", "bells"), so both train one class. Labelled "bell", the
-# library's two bell files came with the generated bells falling from 9.3 to -15.7 dB SI-SDRi after a
-# fine-tune on both: their captions, as a separate class, likely drew the bells' paraphrases away.
+# library's one bell file came with the generated bells falling from 9.3 to -15.7 dB SI-SDRi after a
+# fine-tune on both: its captions, as a separate class, likely drew the bells' paraphrases away.
 CAPTIONS = {
     "speech": ("speech", "a person speaking", "a voice saying a few words", "someone talking", "a spoken announcement"),
     "phone ringing": ("a phone ringing", "a telephone ring", "a ringtone", "an incoming call ringing", "a phone tone"),
