@@ -96,6 +96,18 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int, subtype: s
         raise
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through ``path.part``, renamed only when complete; on any failure
+    (a full disk, a signal) the ``.part`` file is removed."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def keep_file_mode(tmp: Path, target: Path) -> None:
     """Give ``tmp`` the mode of the file it replaces, or a new file's mode if there is none."""
     if target.exists():
@@ -104,13 +116,15 @@ def keep_file_mode(tmp: Path, target: Path) -> None:
         give_default_file_mode(tmp)
 
 
-def check_output_place(output: Path, inputs: list[Path], size_bytes: int) -> None:
-    """Fail before any work if ``output`` could not be written: an unknown format, one of the
-    ``inputs`` itself, a folder that is not writable, or less free space than ``size_bytes``."""
+def check_output_place(output: Path, source: Path, outputs: int = 1) -> None:
+    """Fail before any work if ``output`` could not be written: an unknown format, the ``source`` file
+    itself, a folder that is not writable, or less free space than ``outputs`` files the size of
+    ``source`` (an output keeps its input's format)."""
     check_writable_format(output)
     target = Path(output).resolve()
-    if any(target == Path(p).resolve() for p in inputs):
+    if target == Path(source).resolve():
         raise AudioFileError(f"refusing to overwrite the input {output}: choose another output file")
+    size_bytes = outputs * (Path(source).stat().st_size if Path(source).is_file() else 0)
     folder = target.parent
     while not folder.exists():
         folder = folder.parent

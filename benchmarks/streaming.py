@@ -11,7 +11,7 @@ path the app uses (:mod:`models.fast_path`). Each setting runs the real engine p
 (``--seconds`` of audio in as many seconds of wall time) and, separately, as fast as possible on 10 s
 to compare with an offline pass of the same path. ``auto`` is what the app picks on this machine
 (:func:`realtime.tuning.recommended_settings`, measured per path); ``target N ms`` is what
-``lass stream --latency-ms N`` plans (:func:`realtime.tuning.settings_for_latency`). On CUDA the
+``lass stream --latency-ms N`` plans (:func:`realtime.tuning.plan_for_latency`). On CUDA the
 streaming pass is a CUDA graph where it captures (the row's ``pass`` says which ran). Runs during which
 other processes used the machine are marked ``quiet: false``.
 """
@@ -95,7 +95,7 @@ def paced_run(net: ResUNet30, film: dict, settings: EngineSettings, seconds: flo
         "device": str(net.device),
         "pass": "CUDA graph" if isinstance(engine.separator.window_pass, CudaGraphWindowPass) else "eager",
         "block": settings.block_frames,
-        "compute_margin_ms": 1000 * (engine.latency_samples - settings.block_frames - engine.algorithmic_latency_samples) / rate,
+        "compute_margin_ms": 1000 * engine.compute_margin_samples / rate,
         "latency_ms": engine.latency_ms,
         "algorithmic_ms": settings.stream.latency_ms,
         "rtf": stats["rtf"],

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import re
 import signal
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audio.files import AudioFileError, check_output_place, read_audio, write_audio
+from audio.files import AudioFileError, check_output_place, read_audio, write_atomically, write_audio
 from models.clap import check_texts
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions
@@ -114,9 +115,8 @@ def run_separate(args: argparse.Namespace) -> None:
     if args.query:
         check_texts(args.query)
     outputs = output_paths(args.output, args.query + [p.stem for p in args.query_audio] + [p.stem for p in args.embedding])
-    size = args.input.stat().st_size if args.input.is_file() else 0
     for path in outputs:  # before any work: a wrong place fails now, not after the separation
-        check_output_place(path, [args.input], size * len(outputs))
+        check_output_place(path, args.input, len(outputs))
     clip = read_audio(args.input, args.repair_nonfinite)
     separator = load_separator(args)
     conditions = []  # in the order of the output labels
@@ -139,14 +139,9 @@ def run_embed(args: argparse.Namespace) -> None:
     separator = load_separator(args)
     condition = separator.embed_texts([args.query])[0].numpy()
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(args.output.name + ".part")
-    try:
-        with open(tmp, "wb") as handle:
-            np.save(handle, condition)
-        tmp.replace(args.output)
-    except BaseException:  # a full disk or a signal leaves no .part behind
-        tmp.unlink(missing_ok=True)
-        raise
+    encoded = io.BytesIO()
+    np.save(encoded, condition)
+    write_atomically(args.output, encoded.getvalue())
     print(f"wrote {args.output}")
 
 
@@ -171,7 +166,7 @@ def run_stream(args: argparse.Namespace) -> None:
     if args.input_file and args.output_file is None:
         raise ValueError("--input-file needs --output-file")
     if args.input_file and args.output_file:
-        check_output_place(args.output_file, [args.input_file], args.input_file.stat().st_size if args.input_file.is_file() else 0)
+        check_output_place(args.output_file, args.input_file)
     clip = read_audio(args.input_file, args.repair_nonfinite) if args.input_file else None
     if clip is None:  # before the model loads: a missing device or server is said at once
         devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")

@@ -8,7 +8,7 @@ The inverse computes what ``torch.istft`` computes (``irfft``, window, overlap-a
 summed squared window) in operations that never read a value back to the host: ``torch.istft`` checks
 its window envelope on the host, which a CUDA graph cannot capture. The overlap-add adds each frame's
 ``ceil(n_fft / hop)`` hop-long pieces into strided views of the output, and the envelope is computed
-once per frame count. On CPU it is also faster than ``torch.istft`` (``benchmarks/inference.py``).
+once per frame count. On CPU it is also faster than ``torch.istft`` (``benchmarks/istft.py``).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class Stft(nn.Module):
             squared = (self.window**2).expand(1, frames, self.n_fft)
             envelope = self._envelopes[frames] = self._overlap_add(squared)[0]
         return envelope
+
 
 def magnitude_phase(spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Complex spectrum -> (magnitude, cos, sin), with |X| floored at sqrt(1e-10)."""

@@ -102,8 +102,8 @@ class Engine:
         stream = settings.stream
         self.algorithmic_latency_samples = math.ceil(stream.latency_samples * to_device + round_trip_lag_samples(rate))
         margin_ms = settings.compute_margin_ms
-        margin = math.ceil(stream.hop_samples * to_device if margin_ms is None else margin_ms * rate / 1000)
-        self.latency_samples = settings.block_frames + self.algorithmic_latency_samples + margin
+        self.compute_margin_samples = math.ceil(stream.hop_samples * to_device if margin_ms is None else margin_ms * rate / 1000)
+        self.latency_samples = settings.block_frames + self.algorithmic_latency_samples + self.compute_margin_samples
         capacity = 1 << math.ceil(math.log2(8 * self.latency_samples + 4 * settings.block_frames + rate))
         self.input_ring = SampleRing(capacity)
         self.output_ring = SampleRing(capacity)

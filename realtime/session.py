@@ -59,7 +59,7 @@ def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespa
 def describe_settings(engine: Engine) -> str:
     """E.g. ``latency 60 ms: hop 10 ms, look-ahead 20 ms, crossfade 10 ms, block 256, compute margin 3 ms``."""
     s, stream = engine.settings, engine.settings.stream
-    margin_ms = samples_to_ms(stream.hop_samples) if s.compute_margin_ms is None else s.compute_margin_ms
+    margin_ms = 1000 * engine.compute_margin_samples / s.device_rate_hz
     return (
         f"latency {engine.latency_ms:.0f} ms: hop {samples_to_ms(stream.hop_samples):g} ms, "
         f"look-ahead {samples_to_ms(stream.lookahead_samples):.1f} ms, crossfade {samples_to_ms(stream.crossfade_samples):g} ms, "

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audio.files import AudioFileError, read_audio, resample, write_audio
+from audio.files import AudioFileError, read_audio, resample, write_atomically, write_audio
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.midi import melody, standard_midi_file
 
@@ -297,12 +297,12 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) ->
         print(f"{entry.package} {version}: {len(package_rows)} files", flush=True)
     assign_splits(rows, seed)
     manifest = out / MANIFEST
-    _write_atomically(manifest, "".join(json.dumps(row) + "\n" for row in rows))
+    write_atomically(manifest, "".join(json.dumps(row) + "\n" for row in rows).encode())
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["file", "caption"])
     writer.writerows((row["file"], caption) for row in rows for caption in row["captions"])
-    _write_atomically(out / CAPTIONS_CSV, table.getvalue())
+    write_atomically(out / CAPTIONS_CSV, table.getvalue().encode())
     return manifest
 
 
@@ -314,12 +314,6 @@ def _write_source(out: Path, package: str, name: str, audio: np.ndarray, sha256:
     (out / package).mkdir(parents=True, exist_ok=True)
     write_audio(out / relative, audio[None], MODEL_SAMPLE_RATE_HZ, "PCM_24")
     return {"file": relative, "sha256": sha256, "seconds": round(len(audio) / MODEL_SAMPLE_RATE_HZ, 3)}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
