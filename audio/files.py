@@ -10,6 +10,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,32 +35,84 @@ class AudioClip:
     subtype: str | None = None
 
 
+BLOCK_FRAMES = 1 << 18  # frames per read when a file is processed in blocks (5.5 s at 48 kHz)
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only sample formats that can hold NaN or infinity
+
+
+class AudioSource:
+    """An audio file opened for reading in blocks; use as a context manager.
+
+    Refuses, on opening, what libsndfile cannot read, empty files and unusable sample rates.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise AudioFileError(f"input file not found: {self.path}")
+        try:
+            self._file = sf.SoundFile(self.path)
+        except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+            raise AudioFileError(f"cannot read {self.path} as audio: {error}") from error
+        self.sample_rate_hz, self.channels, self.frames = self._file.samplerate, self._file.channels, self._file.frames
+        self.subtype = self._file.subtype
+        if self.frames == 0:
+            self._file.close()
+            raise AudioFileError(f"{self.path} contains no audio (zero samples)")
+        try:
+            check_sample_rate(self.sample_rate_hz, self.path)
+        except AudioFileError:
+            self._file.close()
+            raise
+
+    def __enter__(self) -> AudioSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def blocks(self, block_frames: int = BLOCK_FRAMES, repair_nonfinite: bool = False) -> Iterator[np.ndarray]:
+        """The file from its start in ``(channels, <= block_frames)`` float32 blocks. NaN or infinite
+        samples raise :class:`AudioFileError` naming the first one, or become silence if
+        ``repair_nonfinite``."""
+        self._file.seek(0)
+        position = 0
+        while True:
+            try:
+                data = self._file.read(block_frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as error:
+                raise AudioFileError(f"cannot read {self.path} at {position / self.sample_rate_hz:.1f} s: {error}") from error
+            if len(data) == 0:
+                return
+            block = np.ascontiguousarray(data.T)
+            self._check_finite(block, position, repair_nonfinite)
+            position += block.shape[1]
+            yield block
+
+    def check_finite(self) -> None:
+        """Fail before any work if a float file holds NaN or infinite samples (other formats cannot)."""
+        if self.subtype in FLOAT_SUBTYPES:
+            for _ in self.blocks():
+                pass
+
+    def _check_finite(self, block: np.ndarray, first_frame: int, repair: bool) -> None:
+        bad = ~np.isfinite(block)
+        if not bad.any():
+            return
+        if repair:
+            block[bad] = 0.0
+            return
+        channel, frame = np.argwhere(bad)[np.argmin(np.nonzero(bad)[1])]
+        raise AudioFileError(
+            f"{self.path}: samples are NaN or infinite from {(first_frame + frame) / self.sample_rate_hz:.3f} s "
+            f"(channel {channel + 1}); repair the file, or pass --repair-nonfinite to make them silence"
+        )
+
+
 def read_audio(path: Path, repair_nonfinite: bool = False) -> AudioClip:
-    """Decode any format libsndfile reads. Empty files and unusable sample rates are refused, and so
-    are NaN or infinite samples (a float file can hold them) unless ``repair_nonfinite`` makes them
-    silence."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudioFileError(f"input file not found: {path}")
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-        subtype = sf.info(path).subtype
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioFileError(f"cannot read {path} as audio: {error}") from error
-    if data.shape[0] == 0:
-        raise AudioFileError(f"{path} contains no audio (zero samples)")
-    check_sample_rate(rate, path)
-    samples = np.ascontiguousarray(data.T)
-    bad = ~np.isfinite(samples)
-    if bad.any():
-        if not repair_nonfinite:
-            channel, frame = np.argwhere(bad)[np.argmin(np.nonzero(bad)[1])]
-            raise AudioFileError(
-                f"{path}: {int(bad.sum())} samples are NaN or infinite, the first at {frame / rate:.3f} s "
-                f"(channel {channel + 1}); repair the file, or pass --repair-nonfinite to make them silence"
-            )
-        samples[bad] = 0.0
-    return AudioClip(samples, int(rate), subtype)
+    """Decode a whole file (any format libsndfile reads), checked as :class:`AudioSource` checks it."""
+    with AudioSource(path) as source:
+        samples = np.concatenate(list(source.blocks(repair_nonfinite=repair_nonfinite)), axis=1)
+        return AudioClip(samples, source.sample_rate_hz, source.subtype)
 
 
 def check_sample_rate(rate_hz: int, source: Path | str) -> None:
@@ -77,23 +130,62 @@ def check_writable_format(path: Path) -> None:
         raise AudioFileError(f"cannot write {path}: unknown audio extension (use .wav, .flac or .ogg)")
 
 
+class AudioSink:
+    """An audio file written in blocks, atomically: into a temporary file beside ``path``, renamed over
+    it by :meth:`commit` (keeping the replaced file's mode; through a symbolic link, its target is
+    written). As a context manager it commits on success and removes the temporary file on any error
+    or signal, so a failed run leaves nothing half-written. ``subtype`` (e.g. ``PCM_16``) is kept
+    where the format allows it."""
+
+    def __init__(self, path: Path, sample_rate_hz: int, channels: int, subtype: str | None = None) -> None:
+        self.path = Path(path).resolve()
+        check_writable_format(self.path)
+        file_format = self.path.suffix.lstrip(".").upper()
+        if subtype is not None and not sf.check_format(file_format, subtype):
+            subtype = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
+        os.close(handle)
+        self._tmp = Path(tmp_name)
+        try:
+            self._file = sf.SoundFile(tmp_name, "w", sample_rate_hz, channels, subtype, format=file_format)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        self.frames = 0
+
+    def __enter__(self) -> AudioSink:
+        return self
+
+    def __exit__(self, kind: type | None, *exc: object) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def write(self, block: np.ndarray) -> None:
+        """Append ``(channels, frames)``."""
+        self._file.write(np.ascontiguousarray(block.T))
+        self.frames += block.shape[1]
+
+    def commit(self) -> None:
+        try:
+            self._file.close()
+            keep_file_mode(self._tmp, self.path)
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
 def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int, subtype: str | None = None) -> None:
-    """Write ``(channels, frames)`` atomically; ``subtype`` (e.g. ``PCM_16``) is kept where valid."""
-    path = Path(path).resolve()  # through a symbolic link: its target is written, the link stays
-    check_writable_format(path)
-    file_format = path.suffix.lstrip(".").upper()
-    if subtype is not None and not sf.check_format(file_format, subtype):
-        subtype = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        sf.write(tmp_name, np.ascontiguousarray(samples.T), sample_rate_hz, subtype=subtype, format=file_format)
-        keep_file_mode(Path(tmp_name), path)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """Write ``(channels, frames)`` atomically (see :class:`AudioSink`)."""
+    with AudioSink(path, sample_rate_hz, samples.shape[0], subtype) as sink:
+        sink.write(samples)
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audio.files import AudioFileError, check_output_place, read_audio, write_atomically, write_audio
+from audio.files import AudioFileError, AudioSource, check_output_place, read_audio, write_atomically
 from models.clap import check_texts
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions
@@ -117,7 +117,8 @@ def run_separate(args: argparse.Namespace) -> None:
     outputs = output_paths(args.output, args.query + [p.stem for p in args.query_audio] + [p.stem for p in args.embedding])
     for path in outputs:  # before any work: a wrong place fails now, not after the separation
         check_output_place(path, args.input, len(outputs))
-    clip = read_audio(args.input, args.repair_nonfinite)
+    with AudioSource(args.input):  # a file that cannot be used is said before the model loads
+        pass
     separator = load_separator(args)
     conditions = []  # in the order of the output labels
     if args.query:
@@ -126,11 +127,10 @@ def run_separate(args: argparse.Namespace) -> None:
         example = read_audio(path)
         conditions.append(separator.embed_audio(example.samples, example.sample_rate_hz))
     conditions += [condition_from_file(path) for path in args.embedding]
-    separated = separator.separate(
-        clip.samples, clip.sample_rate_hz, torch.cat(conditions), args.mode, show_progress=sys.stderr.isatty()
+    separator.separate_file(
+        args.input, outputs, torch.cat(conditions), args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty()
     )
-    for path, samples in zip(outputs, separated):
-        write_audio(path, samples, clip.sample_rate_hz, clip.subtype)
+    for path in outputs:
         print(f"wrote {path}")
 
 
@@ -167,15 +167,19 @@ def run_stream(args: argparse.Namespace) -> None:
         raise ValueError("--input-file needs --output-file")
     if args.input_file and args.output_file:
         check_output_place(args.output_file, args.input_file)
-    clip = read_audio(args.input_file, args.repair_nonfinite) if args.input_file else None
-    if clip is None:  # before the model loads: a missing device or server is said at once
+    # Before the model loads: an unusable file, a missing device or server is said at once.
+    if args.input_file:
+        with AudioSource(args.input_file) as source:
+            rate_hz = source.sample_rate_hz
+    else:
+        rate_hz = args.rate
         devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
     separator = load_separator(args)
     condition = condition_from_file(args.embedding) if args.embedding else separator.embed_texts([args.query])
-    engine = session.build_engine(separator.separation_net, condition, args, clip.sample_rate_hz if clip else args.rate)
+    engine = session.build_engine(separator.separation_net, condition, args, rate_hz)
     print(session.describe_settings(engine), file=sys.stderr)
-    if clip is not None:
-        session.stream_file(engine, clip, args.output_file, args.realtime)
+    if args.input_file:
+        session.stream_file(engine, args.input_file, args.output_file, args.realtime, args.repair_nonfinite)
         print(f"wrote {args.output_file}")
     else:
         session.stream_devices(engine, *devices, args.seconds)

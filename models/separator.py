@@ -5,37 +5,36 @@
     out = sep.separate(samples, 44_100, conditions)                   # (2, channels, frames)
 
 Any sample rate (resampled to 32 kHz for the model and back), any number of channels (each separated),
-any length (overlapping 10 s segments beyond 10 s).
+any length (overlapping 10 s segments beyond 10 s, in blocks: `separate_file` holds about one segment of
+audio in memory, whatever the file's length).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from audio.files import resample
+from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, resample
+from models.block_separation import BlockSeparation, Mode
 from models.checkpoint import read_state_dict
 from models.clap import ClapQueryNet, check_texts
-from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, N_FFT
+from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
 from models.loading import has_query_weights, load_query_net, load_separation_net
 from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
-from models.windowing import DEFAULT_OVERLAP_SAMPLES, separate_long
-
-MIN_MODEL_SAMPLES = N_FFT // 2 + 1  # what the centred STFT's reflect padding needs
+from models.windowing import DEFAULT_OVERLAP_SAMPLES
 
 QueryNet = ClapQueryNet | MiniLmQueryNet
 
-Mode = Literal["isolate", "remove"]
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default" / "lass-default.safetensors"
 
 
@@ -111,7 +110,15 @@ class Separator:
         mono = resample(samples.mean(axis=0, keepdims=True), sample_rate_hz, MODEL_SAMPLE_RATE_HZ)
         return self.query_net.embed_audio(torch.from_numpy(mono))
 
-    @torch.inference_mode()
+    def block_separation(self, conditions: torch.Tensor, channels: int, rate_hz: int, mode: Mode = "isolate") -> BlockSeparation:
+        """A separation of ``channels`` audio at ``rate_hz`` fed in blocks, once per condition."""
+        with torch.inference_mode():
+            film = self.separation_net.film(conditions)
+        windows = self.windows
+        return BlockSeparation(
+            self.separation_net, film, conditions.shape[0], channels, rate_hz, mode, windows.segment_samples, windows.overlap_samples
+        )
+
     def separate(
         self,
         samples: np.ndarray,
@@ -119,38 +126,61 @@ class Separator:
         conditions: torch.Tensor,
         mode: Mode = "isolate",
         show_progress: bool = False,
+        block_frames: int = BLOCK_FRAMES,
     ) -> np.ndarray:
         """Separate ``(channels, frames)`` audio once per condition -> ``(queries, channels, frames)``.
 
         ``isolate`` returns the described sound, ``remove`` the input minus it. Output is at the
-        input's sample rate and length.
+        input's sample rate and length. The audio goes through in blocks of ``block_frames``; the
+        output does not depend on their size.
         """
         if samples.ndim != 2 or samples.shape[1] == 0:
             raise ValueError(f"expected audio of shape (channels, frames) with frames > 0, got {samples.shape}")
-        if mode not in ("isolate", "remove"):
-            raise ValueError(f"mode must be 'isolate' or 'remove', not {mode!r}")
-        net = self.separation_net
-        film = net.film(conditions)
-        queries, frames = conditions.shape[0], samples.shape[1]
-        mixture_32k = torch.from_numpy(resample(samples, sample_rate_hz, MODEL_SAMPLE_RATE_HZ))
-        # The centred STFT reflects n_fft / 2 samples at each end: shorter input is zero-padded (then cut).
-        mixture_32k = torch.nn.functional.pad(mixture_32k, (0, max(0, MIN_MODEL_SAMPLES - mixture_32k.shape[1])))
-        output = np.empty((queries, samples.shape[0], frames), dtype=np.float32)
-        for channel, mono in enumerate(mixture_32k):
-            batch = mono.expand(queries, 1, -1)
-            bar = _progress_bar(show_progress, f"channel {channel + 1}/{len(mixture_32k)}")
-            target = separate_long(
-                lambda segment: net.separate(segment.to(net.device), film).cpu(),
-                batch,
-                self.windows.segment_samples,
-                self.windows.overlap_samples,
-                bar,
-            )
-            back = resample(target[:, 0].numpy(), MODEL_SAMPLE_RATE_HZ, sample_rate_hz)
-            output[:, channel] = _fit_length(back, frames)
-        if mode == "remove":
-            output = samples[None] - output
-        return output
+        separation = self.block_separation(conditions, samples.shape[0], sample_rate_hz, mode)
+        starts = range(0, samples.shape[1], block_frames)
+        with _progress_bar(show_progress, samples.shape[1] / sample_rate_hz) as bar:
+            pieces = []
+            for start in starts:
+                block = samples[:, start : start + block_frames]
+                pieces.append(separation.push(block))
+                bar.update(block.shape[1] / sample_rate_hz)
+            pieces.append(separation.finish())
+        return np.concatenate(pieces, axis=2)
+
+    def separate_file(
+        self,
+        source_path: Path,
+        output_paths: list[Path],
+        conditions: torch.Tensor,
+        mode: Mode = "isolate",
+        repair_nonfinite: bool = False,
+        show_progress: bool = False,
+        block_frames: int = BLOCK_FRAMES,
+    ) -> None:
+        """Separate an audio file block by block into one file per condition, in bounded memory.
+
+        Each output keeps the input's rate, channels, length and sample format where its own format
+        allows it, and is written atomically: on any error no output is left, half-written or not.
+        """
+        with AudioSource(source_path) as source, ExitStack() as outputs:
+            if not repair_nonfinite:
+                source.check_finite()  # before any work, rather than hours into a long file
+            separation = self.block_separation(conditions, source.channels, source.sample_rate_hz, mode)
+            sinks = [
+                outputs.enter_context(AudioSink(path, source.sample_rate_hz, source.channels, source.subtype))
+                for path in output_paths
+            ]
+            with _progress_bar(show_progress, source.frames / source.sample_rate_hz) as bar:
+                for block in source.blocks(block_frames, repair_nonfinite):
+                    _write(sinks, separation.push(block))
+                    bar.update(block.shape[1] / source.sample_rate_hz)
+                _write(sinks, separation.finish())
+
+
+def _write(sinks: list[AudioSink], separated: np.ndarray) -> None:
+    """``(queries, channels, frames)`` -> one sink per query."""
+    for sink, samples in zip(sinks, separated):
+        sink.write(samples)
 
 
 def default_checkpoint() -> Path:
@@ -165,14 +195,7 @@ def official_checkpoint() -> Path:
     return fetch(AUDIOSEP_CHECKPOINT)
 
 
-def _fit_length(samples: np.ndarray, frames: int) -> np.ndarray:
-    """Crop or zero-pad the last axis to ``frames`` (resampling may differ by a sample)."""
-    if samples.shape[-1] >= frames:
-        return samples[..., :frames]
-    return np.pad(samples, [(0, 0)] * (samples.ndim - 1) + [(0, frames - samples.shape[-1])])
-
-
-def _progress_bar(enabled: bool, label: str) -> Callable:
-    if not enabled:
-        return iter
-    return lambda items: tqdm(items, desc=f"separating {label}", unit="segment", leave=False)
+def _progress_bar(enabled: bool, seconds: float) -> tqdm:
+    """A bar in seconds of audio (shown on a terminal only)."""
+    return tqdm(total=round(seconds, 1), desc="separating", unit="s audio", disable=not enabled, leave=False,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")

@@ -8,7 +8,7 @@ only one segment's activations are alive at a time: memory is flat in the signal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import torch
 
@@ -40,30 +40,99 @@ def fade_weights(segment: int, overlap: int, first: bool, last: bool) -> torch.T
     return weights
 
 
+class SegmentStream:
+    """The segmenting of :func:`separate_long` over a signal that arrives in pieces.
+
+    :meth:`push` takes the next ``(..., samples)`` of the mixture and returns the output samples that no
+    later segment can change, in order; :meth:`finish` returns the rest. Together they return exactly
+    what :func:`separate_long` returns for the whole signal, while holding only about one segment of
+    input and output: a file of any length is separated in bounded memory. ``separate_segment`` maps
+    ``(..., segment)`` to ``(..., segment)``; the output's leading shape may differ from the input's.
+    """
+
+    def __init__(
+        self,
+        separate_segment: SegmentFn,
+        segment_samples: int = MAX_SEGMENT_SAMPLES,
+        overlap_samples: int = DEFAULT_OVERLAP_SAMPLES,
+    ) -> None:
+        if not 0 < overlap_samples < segment_samples:
+            raise ValueError(f"overlap ({overlap_samples}) must be between 0 and the segment ({segment_samples})")
+        self.separate_segment = separate_segment
+        self.segment, self.overlap = segment_samples, overlap_samples
+        self.received = 0  # mixture samples pushed so far
+        self.segments = 0  # segments separated so far
+        self._next_start = 0  # where the next regular (not end-aligned) segment starts
+        self._input: torch.Tensor | None = None  # the mixture from ``_input_start`` on
+        self._input_start = 0
+        self._output: torch.Tensor | None = None  # weighted output sums from ``_done`` on
+        self._weights = torch.zeros(0)
+        self._done = 0  # output samples returned so far
+
+    def push(self, piece: torch.Tensor) -> torch.Tensor:
+        """Append ``(..., samples)`` of mixture; returns the finished output samples (maybe none)."""
+        self._input = piece if self._input is None else torch.cat([self._input, piece], dim=-1)
+        self.received += piece.shape[-1]
+        # A regular segment is certain once a sample beyond it arrived (else the end-aligned one covers it).
+        while self.received > self._next_start + self.segment:
+            self._add_segment(self._next_start, last=False)
+            self._next_start += self.segment - self.overlap
+        # The end-aligned segment will start at (total - segment) >= (received - segment).
+        return self._release(min(self._next_start, self.received - self.segment))
+
+    def finish(self) -> torch.Tensor:
+        """The output after the last push: the end-aligned segment (or one pass, if it all fits in one)."""
+        if self._input is None:
+            raise ValueError("nothing to separate: no samples were pushed")
+        if self.segments == 0:  # up to one segment: one pass, identical to a direct call
+            self._output = self.separate_segment(self._input)
+            self._weights = torch.ones(self.received)
+            self.segments = 1
+        else:
+            self._add_segment(self.received - self.segment, last=True)
+        return self._release(self.received)
+
+    def _add_segment(self, start: int, last: bool) -> None:
+        offset = start - self._input_start
+        piece = self.separate_segment(self._input[..., offset : offset + self.segment])
+        weights = fade_weights(self.segment, self.overlap, self.segments == 0, last).to(piece.dtype)
+        end = start + self.segment - self._done  # in the accumulators
+        if self._output is None:
+            self._output = torch.zeros(piece.shape[:-1] + (0,), dtype=piece.dtype)
+        grow = end - self._output.shape[-1]
+        if grow > 0:
+            self._output = torch.cat([self._output, self._output.new_zeros(self._output.shape[:-1] + (grow,))], dim=-1)
+            self._weights = torch.cat([self._weights, self._weights.new_zeros(grow)])
+        self._output[..., end - self.segment : end] += piece * weights
+        self._weights[end - self.segment : end] += weights
+        self.segments += 1
+
+    def _release(self, until: int) -> torch.Tensor:
+        """Return the output up to sample ``until`` (normalized by the summed fades) and let it go."""
+        count = max(0, until - self._done)
+        if self._output is None:
+            return torch.zeros(0)
+        released = self._output[..., :count] / self._weights[:count]
+        self._output, self._weights = self._output[..., count:], self._weights[count:]
+        self._done += count
+        keep_from = min(self._next_start, self.received - self.segment)
+        if keep_from > self._input_start:
+            self._input = self._input[..., keep_from - self._input_start :]
+            self._input_start = keep_from
+        return released
+
+
 def separate_long(
     separate_segment: SegmentFn,
     mixture: torch.Tensor,
     segment_samples: int = MAX_SEGMENT_SAMPLES,
     overlap_samples: int = DEFAULT_OVERLAP_SAMPLES,
-    progress: Callable[[Iterable[int]], Iterable[int]] = iter,
 ) -> torch.Tensor:
     """Separate ``(batch, 1, samples)`` of any length with overlapping segments.
 
-    Signals up to ``segment_samples`` go through in one pass, identical to a direct call. ``progress``
-    wraps the iteration over segment starts (e.g. a tqdm bar).
+    Signals up to ``segment_samples`` go through in one pass, identical to a direct call.
     """
-    total = mixture.shape[-1]
-    if total <= segment_samples:
+    if mixture.shape[-1] <= segment_samples:
         return separate_segment(mixture)
-    if not 0 < overlap_samples < segment_samples:
-        raise ValueError(f"overlap ({overlap_samples}) must be between 0 and the segment ({segment_samples})")
-    starts = segment_starts(total, segment_samples, overlap_samples)
-    output = torch.zeros_like(mixture)
-    weight_sum = torch.zeros(total, dtype=mixture.dtype)
-    for index in progress(range(len(starts))):
-        start = starts[index]
-        weights = fade_weights(segment_samples, overlap_samples, index == 0, index == len(starts) - 1)
-        piece = separate_segment(mixture[..., start : start + segment_samples])
-        output[..., start : start + segment_samples] += piece * weights
-        weight_sum[start : start + segment_samples] += weights
-    return output / weight_sum
+    stream = SegmentStream(separate_segment, segment_samples, overlap_samples)
+    return torch.cat([stream.push(mixture), stream.finish()], dim=-1)

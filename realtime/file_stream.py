@@ -2,12 +2,16 @@
 for the sound card. Paced (one block per block duration, as a device would) or as fast as possible
 (each block waits until the worker has produced what it will play, so nothing drops).
 
-The output is aligned with the input: the engine's latency is removed, and the length is kept.
+The output is aligned with the input: the engine's latency is removed, and the length is kept. Audio
+goes through in pieces of any size (:class:`EngineFeed`), so a file of any length streams in bounded
+memory.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -16,31 +20,81 @@ from realtime.engine import Engine
 DRAIN_POLL_S = 0.0005
 
 
+@contextmanager
+def running(engine: Engine) -> Iterator[Engine]:
+    """Start the engine's worker for the duration; on leaving, stop it, and raise
+    :class:`realtime.engine.EngineFailure` if it stopped on an error."""
+    engine.start()
+    try:
+        yield engine
+    finally:
+        engine.stop()
+    engine.check()
+
+
+class EngineFeed:
+    """Feeds a running engine one device block at a time from mono pieces of any size.
+
+    :meth:`push` returns the output so far, aligned with the input (the engine's latency dropped);
+    :meth:`finish` plays silence through the latency and returns the rest, so that the output has
+    exactly the input's length.
+    """
+
+    def __init__(self, engine: Engine, realtime: bool = False) -> None:
+        self.engine, self.realtime = engine, realtime
+        self.block = engine.settings.block_frames
+        self.received = 0  # input frames pushed
+        self.fed = 0  # frames given to the engine (whole blocks)
+        self.emitted = 0  # output frames returned
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._out_block = np.zeros(self.block, dtype=np.float32)
+        self._started = time.perf_counter()
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Take ``(frames,)`` mono at the engine's device rate; return the output that is ready."""
+        self.received += len(samples)
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32, copy=False)])
+        whole = len(self._pending) - len(self._pending) % self.block
+        out = self._feed(self._pending[:whole])
+        self._pending = self._pending[whole:]
+        return out
+
+    def finish(self) -> np.ndarray:
+        """Silence after the input until the engine has played all of it; the rest of the output."""
+        needed = self.received + self.engine.latency_samples - self.fed
+        blocks = max(0, -(-needed // self.block))
+        tail = np.zeros(blocks * self.block, dtype=np.float32)
+        tail[: len(self._pending)] = self._pending
+        self._pending = self._pending[:0]
+        return self._feed(tail)
+
+    def _feed(self, samples: np.ndarray) -> np.ndarray:
+        """Whole blocks through the engine -> their output, less the latency, up to the input's length."""
+        engine, latency = self.engine, self.engine.latency_samples
+        outputs = []
+        for start in range(0, len(samples), self.block):
+            if self.realtime:
+                time.sleep(max(0.0, self._started + self.fed / engine.settings.device_rate_hz - time.perf_counter()))
+            else:
+                _wait_for_output(engine, self.fed - latency + self.block, self.fed)
+            engine.process_block(samples[start : start + self.block], self._out_block)
+            skip = max(0, latency - self.fed)
+            self.fed += self.block
+            outputs.append(self._out_block[skip:].copy())
+        out = np.concatenate(outputs) if outputs else np.zeros(0, dtype=np.float32)
+        out = out[: self.received - self.emitted]
+        self.emitted += len(out)
+        return out
+
+
 def stream_array(engine: Engine, samples: np.ndarray, realtime: bool = False) -> np.ndarray:
     """Pass ``(frames,)`` mono at the engine's device rate through ``engine``; returns ``(frames,)``.
 
     Raises :class:`realtime.engine.EngineFailure` if the worker stopped on an error.
     """
-    block = engine.settings.block_frames
-    latency = engine.latency_samples
-    total = len(samples) + latency
-    padded = np.zeros(total + block, dtype=np.float32)
-    padded[: len(samples)] = samples
-    out = np.zeros_like(padded)
-    period_s = block / engine.settings.device_rate_hz
-    engine.start()
-    try:
-        started = time.perf_counter()
-        for index, start in enumerate(range(0, total, block)):
-            if realtime:
-                time.sleep(max(0.0, started + index * period_s - time.perf_counter()))
-            else:
-                _wait_for_output(engine, start - latency + block, start)
-            engine.process_block(padded[start : start + block], out[start : start + block])
-    finally:
-        engine.stop()
-    engine.check()
-    return out[latency : latency + len(samples)]
+    with running(engine):
+        feed = EngineFeed(engine, realtime)
+        return np.concatenate([feed.push(samples), feed.finish()])
 
 
 def _wait_for_output(engine: Engine, needed_position: int, fed: int) -> None:

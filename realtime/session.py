@@ -9,12 +9,12 @@ from pathlib import Path
 
 import torch
 
-from audio.files import AudioClip, write_audio
+from audio.files import AudioSink, AudioSource
 from models.config import ms_to_samples, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.audio_io import NO_DEVICES, DuplexStream, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
-from realtime.file_stream import stream_array
+from realtime.file_stream import EngineFeed, running
 from realtime.streaming import StreamSettings
 from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
@@ -67,10 +67,17 @@ def describe_settings(engine: Engine) -> str:
     )
 
 
-def stream_file(engine: Engine, clip: AudioClip, output_path: Path, realtime: bool) -> None:
-    """The mono mix of ``clip`` through ``engine`` (built for the clip's rate), written to ``output_path``."""
-    out = stream_array(engine, clip.samples.mean(axis=0), realtime)
-    write_audio(output_path, out[None], clip.sample_rate_hz, clip.subtype)
+def stream_file(engine: Engine, source_path: Path, output_path: Path, realtime: bool, repair_nonfinite: bool = False) -> None:
+    """The mono mix of an audio file through ``engine`` (built for the file's rate), block by block into
+    ``output_path`` (written atomically: nothing is left if the stream fails)."""
+    with AudioSource(source_path) as source:
+        if not repair_nonfinite:
+            source.check_finite()
+        with AudioSink(output_path, source.sample_rate_hz, 1, source.subtype) as sink, running(engine):
+            feed = EngineFeed(engine, realtime)
+            for block in source.blocks(repair_nonfinite=repair_nonfinite):
+                sink.write(feed.push(block.mean(axis=0))[None])
+            sink.write(feed.finish()[None])
     print(_status(engine), file=sys.stderr)
 
 

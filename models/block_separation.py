@@ -1,0 +1,119 @@
+"""Offline separation of audio that arrives in blocks: a file of any length in bounded memory.
+
+Blocks at the input's rate are resampled to 32 kHz with soxr's streaming resampler, segmented as
+:func:`models.windowing.separate_long` segments (through :class:`models.windowing.SegmentStream`), and
+resampled back, so that the result equals one pass over the whole signal sample for sample, while
+only about one 10 s segment of audio is held, whatever the length.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import soxr
+import torch
+
+from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, N_FFT
+from models.resunet import FilmOffsets, ResUNet30
+from models.windowing import DEFAULT_OVERLAP_SAMPLES, SegmentStream
+
+MIN_MODEL_SAMPLES = N_FFT // 2 + 1  # what the centred STFT's reflect padding needs
+RESAMPLER_QUALITY = "HQ"  # as audio.files.resample: the streamed result equals its one-shot result
+
+Mode = Literal["isolate", "remove"]
+
+
+class BlockSeparation:
+    """Separates ``(channels, frames)`` blocks at ``rate_hz`` with one condition per query.
+
+    :meth:`push` returns ``(queries, channels, frames)`` blocks of output, aligned with the input and
+    later than it by about a segment; :meth:`finish` returns the rest, so that the output has exactly
+    the input's length. ``isolate`` gives the described sound, ``remove`` the input minus it.
+    """
+
+    def __init__(
+        self,
+        net: ResUNet30,
+        film: FilmOffsets,
+        queries: int,
+        channels: int,
+        rate_hz: int,
+        mode: Mode = "isolate",
+        segment_samples: int = MAX_SEGMENT_SAMPLES,
+        overlap_samples: int = DEFAULT_OVERLAP_SAMPLES,
+    ) -> None:
+        if mode not in ("isolate", "remove"):
+            raise ValueError(f"mode must be 'isolate' or 'remove', not {mode!r}")
+        self.net, self.film, self.queries, self.channels, self.mode = net, film, queries, channels, mode
+        self.frames_in = 0
+        self.frames_out = 0
+        self._segments = SegmentStream(self._separate_segment, segment_samples, overlap_samples)
+        self._to_model = _resampler(rate_hz, MODEL_SAMPLE_RATE_HZ, channels)
+        self._from_model = _resampler(MODEL_SAMPLE_RATE_HZ, rate_hz, queries * channels)
+        self._unmatched = np.zeros((channels, 0), dtype=np.float32)  # input not yet matched by output (remove)
+
+    @torch.inference_mode()
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Take the next ``(channels, frames)``; return the output that is ready."""
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise ValueError(f"expected blocks of shape ({self.channels}, frames), got {block.shape}")
+        self.frames_in += block.shape[1]
+        if self.mode == "remove":
+            self._unmatched = np.concatenate([self._unmatched, block], axis=1)
+        return self._emit(self._segments.push(self._to_model_rate(block, last=False)), last=False)
+
+    @torch.inference_mode()
+    def finish(self) -> np.ndarray:
+        """The rest of the output, after the last block."""
+        if self.frames_in == 0:
+            raise ValueError("nothing to separate: no samples were pushed")
+        flushed = [self._segments.push(self._to_model_rate(np.zeros((self.channels, 0), np.float32), last=True))]
+        short = MIN_MODEL_SAMPLES - self._segments.received
+        if short > 0:  # shorter than the STFT needs: zero-padded here, cut from the output below
+            flushed.append(self._segments.push(torch.zeros(self.channels, short)))
+        out = np.concatenate(
+            [self._emit(part, last=False) for part in flushed] + [self._emit(self._segments.finish(), last=True)], axis=2
+        )
+        missing = self.frames_in - self.frames_out  # resampling can end a sample short
+        if missing > 0:
+            out = np.concatenate([out, self._remove(np.zeros((self.queries, self.channels, missing), np.float32))], axis=2)
+            self.frames_out += missing
+        return out
+
+    def _separate_segment(self, mixture: torch.Tensor) -> torch.Tensor:
+        """``(channels, samples)`` at 32 kHz -> ``(queries, channels, samples)``, one channel at a time."""
+        per_channel = [
+            self.net.separate(mono.expand(self.queries, 1, -1).to(self.net.device), self.film).cpu()[:, 0]
+            for mono in mixture
+        ]
+        return torch.stack(per_channel, dim=1)
+
+    def _to_model_rate(self, block: np.ndarray, last: bool) -> torch.Tensor:
+        if self._to_model is None:
+            return torch.from_numpy(np.ascontiguousarray(block))
+        return torch.from_numpy(np.ascontiguousarray(self._to_model.resample_chunk(block.T, last=last).T))
+
+    def _emit(self, separated: torch.Tensor, last: bool) -> np.ndarray:
+        """Separated 32 kHz output -> the next blocks at the input's rate, never beyond the input's length."""
+        samples = separated.numpy().reshape(self.queries * self.channels, -1)
+        if self._from_model is not None:
+            samples = self._from_model.resample_chunk(samples.T, last=last).T
+        count = min(samples.shape[1], self.frames_in - self.frames_out)
+        out = np.ascontiguousarray(samples[:, :count]).reshape(self.queries, self.channels, count)
+        self.frames_out += count
+        return self._remove(out)
+
+    def _remove(self, isolated: np.ndarray) -> np.ndarray:
+        """In ``remove`` mode, the matching input minus ``isolated``; else ``isolated``."""
+        if self.mode == "isolate":
+            return isolated
+        count = isolated.shape[2]
+        matched, self._unmatched = self._unmatched[:, :count], self._unmatched[:, count:]
+        return matched[None] - isolated
+
+
+def _resampler(from_hz: int, to_hz: int, channels: int) -> soxr.ResampleStream | None:
+    if from_hz == to_hz:
+        return None
+    return soxr.ResampleStream(from_hz, to_hz, channels, dtype="float32", quality=RESAMPLER_QUALITY)
