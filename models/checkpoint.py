@@ -137,10 +137,25 @@ def load_into(module: nn.Module, state: StateDict, source: Path | str, derived: 
     ``derived`` names buffers the module computes itself (analytic), taken from the module when the
     checkpoint lacks them. Missing and unexpected keys are listed by name in the error.
     """
-    own = module.state_dict()
     state = dict(state)
+    own = module.state_dict()
     for key in derived:
         state.setdefault(key, own[key])
+    check_fits(module, state, source)
+    nonfinite = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if nonfinite:
+        raise ModelLoadingError(
+            f"{source} holds weights that are NaN or infinite, so every output would be too:"
+            + _listing("non-finite tensors", nonfinite)
+            + "\nThe file is damaged, or the training that wrote it diverged: use another checkpoint."
+        )
+    module.load_state_dict(state, strict=True)
+
+
+def check_fits(module: nn.Module, state: StateDict, source: Path | str) -> None:
+    """Every key of ``module`` in ``state`` with its shape, and nothing else. Works on a module built
+    on the ``meta`` device, so a checkpoint that does not fit is refused before the model is allocated."""
+    own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
@@ -152,14 +167,6 @@ def load_into(module: nn.Module, state: StateDict, source: Path | str, derived: 
             + _listing("wrong shapes", [f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}" for k in mismatched])
             + "\nIs this the right checkpoint for this model?"
         )
-    nonfinite = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
-    if nonfinite:
-        raise ModelLoadingError(
-            f"{source} holds weights that are NaN or infinite, so every output would be too:"
-            + _listing("non-finite tensors", nonfinite)
-            + "\nThe file is damaged, or the training that wrote it diverged: use another checkpoint."
-        )
-    module.load_state_dict(state, strict=True)
 
 
 def _listing(title: str, keys: list[str], limit: int = 12) -> str:

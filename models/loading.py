@@ -8,6 +8,7 @@ bundles hold ``ss_model.*`` and ``query_encoder.*`` with the model's shape in th
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from models.checkpoint import (
     QUERY_ENCODER_PREFIX,
     SEPARATION_PREFIX,
     StateDict,
+    check_fits,
     clap_state_from_official,
     load_into,
     read_state_dict,
@@ -59,14 +61,39 @@ def save_bundle(path: Path, net: ResUNet30, query_state: StateDict, query_kind: 
 def load_separation_net(checkpoint: Path, state: StateDict | None = None) -> ResUNet30:
     """SeparationNet from an official checkpoint, a plain state dict, or a bundle; eval mode."""
     state = read_state_dict(checkpoint) if state is None else state
-    metadata = bundle_metadata(checkpoint)
-    config = SeparationConfig(**json.loads(metadata["separation"])) if metadata else SeparationConfig()
-    net = ResUNet30(config)
+    config = separation_config(checkpoint, bundle_metadata(checkpoint))
     separation = separation_state_from_official(state)
     if not separation:
         raise ModelLoadingError(f"{checkpoint} holds no separation weights (no '{SEPARATION_PREFIX}' keys)")
+    with torch.device("meta"):  # the shapes the metadata implies, checked before anything is allocated
+        check_fits(ResUNet30(config), separation, f"{checkpoint} (its metadata: {config})")
+    net = ResUNet30(config)
     load_into(net, separation, checkpoint)
     return net.eval()
+
+
+def separation_config(checkpoint: Path, metadata: dict[str, str] | None) -> SeparationConfig:
+    """The network shape a bundle's metadata records (the official shape for other files). Unknown
+    settings and values that are not positive numbers are refused, naming the file."""
+    if metadata is None:
+        return SeparationConfig()
+    try:
+        values = json.loads(metadata.get("separation", "{}"))
+    except json.JSONDecodeError as error:
+        raise ModelLoadingError(f"{checkpoint}: the bundle's 'separation' metadata is not JSON ({error}); export it again") from None
+    known = {field.name for field in fields(SeparationConfig)}
+    unknown = sorted(set(values) - known) if isinstance(values, dict) else ["(not a mapping)"]
+    if unknown:
+        raise ModelLoadingError(
+            f"{checkpoint}: unknown model settings {unknown} in the bundle's metadata (known: {sorted(known)}); "
+            "it was written by another version of lass-live: update lass-live, or export the bundle again"
+        )
+    for name, value in values.items():
+        whole = name != "width"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or not value > 0:
+            kind = "a positive whole number" if whole else "a positive number"
+            raise ModelLoadingError(f"{checkpoint}: the bundle's metadata sets {name} to {value!r}; it must be {kind}")
+    return SeparationConfig(**values)
 
 
 def load_clap_query_net(
@@ -123,6 +150,8 @@ def condition_from_file(path: Path) -> torch.Tensor:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise ModelLoadingError(f"cannot read the embedding {path}: {error}") from error
+    if array.dtype.kind not in "fiu":
+        raise ModelLoadingError(f"{path} holds {array.dtype} values, not numbers: save the condition with 'lass embed'")
     if array.shape not in ((512,), (1, 512)) or not np.isfinite(array).all():
         raise ModelLoadingError(f"{path} must hold one finite 512-d condition, shape (512,) or (1, 512); got {array.shape}")
     return torch.from_numpy(array.astype(np.float32).reshape(1, 512))

@@ -38,7 +38,7 @@ def test_nan_input_is_refused_with_its_position_or_repaired(small_bundle, condit
     write_audio(tmp_path / "mix.wav", x, 32_000, "FLOAT")
     assert _separate(tmp_path / "mix.wav", tmp_path / "out.flac", small_bundle, condition) == 2
     error = capsys.readouterr().err
-    assert "10 samples are NaN or infinite, the first at 0.500 s (channel 2)" in error and "--repair-nonfinite" in error
+    assert "samples are NaN or infinite from 0.500 s (channel 2)" in error and "--repair-nonfinite" in error
     assert not (tmp_path / "out.flac").exists()
     assert _separate(tmp_path / "mix.wav", tmp_path / "out.flac", small_bundle, condition, "--repair-nonfinite") == 0
     assert np.isfinite(read_audio(tmp_path / "out.flac").samples).all()
@@ -55,6 +55,40 @@ def test_nan_weights_are_refused_before_any_output(condition, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "NaN or infinite" in error and "base.pre_conv.weight" in error
     assert not (tmp_path / "out.wav").exists()
+
+
+def _bundle_with_metadata(path, separation):
+    """A complete width-0.125 bundle whose metadata claims ``separation`` (a JSON string)."""
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    save_bundle(path, ResUNet30(SeparationConfig(width=0.125)).eval(), {}, "none")
+    save_file(load_file(path), path, metadata={"format": "lass-bundle-1", "separation": separation, "query_net": "none"})
+    return path
+
+
+@pytest.mark.parametrize("separation, said", [
+    ('{"width": 999}', "base.after_conv.weight (3, 4, 1, 1) != (3, 31968, 1, 1)"),  # 36.8 GB if built
+    ('{"width": 6}', "wrong shapes"),
+    ('{"width": 0.125, "depth": 3}', "unknown model settings ['depth']"),
+    ('{"width": -1}', "sets width to -1; it must be a positive number"),
+    ('{"width": 0.125, "input_channels": "2"}', "sets input_channels to '2'; it must be a positive whole number"),
+    ("{not json", "'separation' metadata is not JSON"),
+])
+def test_lying_bundle_metadata_is_refused_before_the_model_is_built(condition, tmp_path, capsys, separation, said):
+    bundle = _bundle_with_metadata(tmp_path / "lying.safetensors", separation)
+    write_audio(tmp_path / "mix.wav", np.zeros((1, 8000), np.float32), 32_000)
+    assert _separate(tmp_path / "mix.wav", tmp_path / "out.wav", bundle, condition) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"lass: error: {bundle}") and said in error
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_an_embedding_of_strings_is_one_clear_error(small_bundle, tmp_path, capsys):
+    np.save(tmp_path / "words.npy", np.array(["x"] * 512))
+    write_audio(tmp_path / "mix.wav", np.zeros((1, 8000), np.float32), 32_000)
+    assert _separate(tmp_path / "mix.wav", tmp_path / "out.wav", small_bundle, str(tmp_path / "words.npy")) == 2
+    assert "holds <U1 values, not numbers" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("samples, rate", [(1000, 32_000), (1, 32_000), (1000, 44_100)])
