@@ -13,18 +13,19 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+# Only light modules here: `lass --help` and argument errors answer before torch is imported.
 from audio.files import AudioFileError, AudioSource, check_output_place, read_audio, write_atomically
-from models.clap import check_texts
 from models.errors import ModelLoadingError
-from models.fast_path import InferenceOptions
-from models.loading import condition_from_file
-from models.separator import Separator, official_checkpoint
-from realtime.engine import EngineFailure
-from realtime.tuning import HEADROOM
+from models.queries import check_texts
+from realtime.errors import EngineFailure
+from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
+
+if TYPE_CHECKING:
+    from models.separator import Separator
 
 EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
@@ -57,10 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--repair-nonfinite", action="store_true", help="make NaN or infinite input samples silence")
     _model_arguments(separate)
 
-    from training.evaluate import add_arguments as add_eval_arguments
-    from training.source_library import add_arguments as add_library_arguments
-    from training.train import add_arguments as add_train_arguments
-
     add_train_arguments(commands.add_parser("train", help="train or fine-tune a model (PyTorch Lightning)"))
     add_library_arguments(commands.add_parser("library", help="build a library of real recorded sources for training"))
     evaluate = commands.add_parser("eval", help="SDR/SI-SDR(i) of a model on a generated set or list")
@@ -86,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="latency to aim for: hop, look-ahead, crossfade, block and compute margin are chosen for it from "
         "timings of the model on this device (instead of --hop-ms/--lookahead-ms/--window-ms/--block)",
     )
-    stream.add_argument("--hop-ms", type=float, help=f"hop (default: measured, {HEADROOM:g} forward passes)")
+    stream.add_argument("--hop-ms", type=float, help="hop (default: measured on this machine)")
     stream.add_argument("--lookahead-ms", type=float, help="look-ahead (default: one hop)")
     stream.add_argument("--window-ms", type=float, help="model context (default: 1270 ms)")
     stream.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
@@ -110,6 +107,10 @@ def output_paths(output: Path, labels: list[str]) -> list[Path]:
 
 
 def run_separate(args: argparse.Namespace) -> None:
+    import torch
+
+    from models.loading import condition_from_file
+
     if not (args.query or args.query_audio or args.embedding):
         raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
     if args.query:
@@ -146,12 +147,16 @@ def run_embed(args: argparse.Namespace) -> None:
 
 
 def load_separator(args: argparse.Namespace) -> Separator:
+    from models.fast_path import InferenceOptions
+    from models.separator import Separator, official_checkpoint
+
     checkpoint = official_checkpoint() if args.official else args.checkpoint
     options = InferenceOptions(device=args.device, precision=args.precision)
     return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer, options)
 
 
 def run_stream(args: argparse.Namespace) -> None:
+    from models.loading import condition_from_file
     from realtime import session
 
     if args.list_devices:
@@ -198,7 +203,8 @@ def run_library(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from training.train import config_from_args, train
+    from training.config import config_from_args
+    from training.train import train
 
     print(f"wrote {train(config_from_args(args))}")
 

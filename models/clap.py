@@ -21,6 +21,7 @@ from models.clap_frontend import LogMel, query_audio_to_logmel
 from models.config import CLAP_TEXT_MAX_TOKENS, CONDITION_DIM
 from models.checkpoint import load_into
 from models.errors import ModelLoadingError
+from models.queries import check_texts
 
 ROBERTA_TOKENIZER_REPO = "FacebookAI/roberta-base"
 
@@ -100,11 +101,6 @@ class ClapQueryNet(nn.Module):
 
     def bundle_state(self) -> dict[str, torch.Tensor]:
         return self.encoder.state_dict()
-
-
-def check_texts(texts: list[str]) -> None:
-    if not texts or any(not t.strip() for t in texts):
-        raise ValueError("a query text is empty: describe the sound to separate, e.g. -q 'dog barking'")
 
 
 def load_roberta_tokenizer(directory: Path | None = None) -> PreTrainedTokenizerBase:

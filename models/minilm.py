@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.clap import check_texts
+from models.queries import check_texts
 from models.config import CONDITION_DIM
 from models.errors import ModelLoadingError
 

@@ -23,13 +23,14 @@ from tqdm import tqdm
 from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, resample
 from models.block_separation import BlockSeparation, Mode
 from models.checkpoint import read_state_dict
-from models.clap import ClapQueryNet, check_texts
+from models.clap import ClapQueryNet
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
 from models.loading import has_query_weights, load_query_net, load_separation_net
 from models.minilm import MiniLmQueryNet
+from models.queries import check_texts
 from models.resunet import ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES
 

@@ -30,6 +30,7 @@ import soxr
 
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.resunet import FilmOffsets, ResUNet30
+from realtime.errors import EngineFailure
 from realtime.ring import SampleRing
 from realtime.stats import EngineStats
 from realtime.streaming import StreamingSeparator, StreamSettings
@@ -78,10 +79,6 @@ def round_trip_lag_samples(device_rate_hz: int) -> float:
     """Device samples that the two streaming resamplers (device rate -> 32 kHz -> device rate) hold back."""
     to_model = resampler_lag_samples(device_rate_hz, MODEL_SAMPLE_RATE_HZ) * device_rate_hz / MODEL_SAMPLE_RATE_HZ
     return to_model + resampler_lag_samples(MODEL_SAMPLE_RATE_HZ, device_rate_hz)
-
-
-class EngineFailure(RuntimeError):
-    """The worker stopped on an error; the callback plays the fallback until the owner stops the engine."""
 
 
 class Engine:

@@ -95,3 +95,23 @@ def test_bad_inputs_are_clear_errors_with_no_output(small_bundle, condition_file
     np.save(tmp_path / "bad.npy", np.zeros(17, np.float32))
     _run_expecting_error(["separate", str(good), "--embedding", str(tmp_path / "bad.npy"), *model], capsys, "bad.npy")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("out", "o.", ".out"))) == []
+
+
+def test_help_and_argument_errors_answer_without_loading_torch():
+    """`lass --help` and a wrong command line never import torch or transformers (they take seconds)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from cli.main import main\n"
+        "for argv in (['--help'], ['separate', '--help'], ['train', '--help'], ['stream']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(name for name in ('torch', 'transformers', 'lightning') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "usage: lass stream" in result.stderr

@@ -21,10 +21,10 @@ import torch
 from torch.utils.data import Dataset
 
 from audio.files import read_audio, resample
-from models.config import MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES
+from models.config import MODEL_SAMPLE_RATE_HZ
+from training.config import DEFAULT_SEGMENT_SAMPLES
 from training.sources import PHRASINGS, SOUND_CLASSES, SoundClass
 
-DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 SPLITS = {"train": 0, "heldout": 1}
 EPS = 1e-8
 

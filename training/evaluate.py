@@ -29,20 +29,7 @@ from training.data import GeneratedSources, LibrarySources, MixConfig, Mixtures,
 from training.metrics import separation_scores
 
 METRICS = ("sdr", "sdri", "si_sdr", "si_sdri")
-DEFAULT_SNRS_DB = (-5.0, 0.0, 5.0)
 EVAL_SEGMENT_SAMPLES = 2 * MODEL_SAMPLE_RATE_HZ
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Data and output arguments; the model arguments are the command line's (cli.main)."""
-    parser.add_argument("--mixtures", type=Path, help="CSV of mixture,target,caption (default: generated set)")
-    parser.add_argument("--library", type=Path, help="mix the held-out split of a library of real recordings instead")
-    parser.add_argument("--per-class", type=int, default=20, help="generated mixtures per class and SNR")
-    parser.add_argument("--snr", type=float, nargs="+", default=list(DEFAULT_SNRS_DB), help="generated SNRs (dB)")
-    parser.add_argument("--captions", choices=("heldout", "train"), default="heldout")
-    parser.add_argument("--all-captions", action="store_true", help="score each generated mixture with every caption of its class")
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--out", type=Path, help="write OUT.json and OUT.csv")
 
 
 def generated_items(

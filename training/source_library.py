@@ -316,17 +316,6 @@ def _write_source(out: Path, package: str, name: str, audio: np.ndarray, sha256:
     return {"file": relative, "sha256": sha256, "seconds": round(len(audio) / MODEL_SAMPLE_RATE_HZ, 3)}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", required=True)
-    build = actions.add_parser("build", help="build the library of real recordings from Debian packages")
-    build.add_argument("--out", type=Path, required=True, help="library folder (manifest.jsonl, captions.csv, FLACs)")
-    build.add_argument(
-        "--package", action="append", default=[], help="a catalogue package (repeat; default: the whole catalogue)"
-    )
-    build.add_argument("--cache", type=Path, help="where fetched packages are unpacked (default: OUT/.cache)")
-    build.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
-
-
 def run(args: argparse.Namespace) -> None:
     packages = args.package or [entry.package for entry in CATALOGUE]
     manifest = build_library(args.out, packages, args.cache or args.out / ".cache", args.seed)

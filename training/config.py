@@ -1,0 +1,101 @@
+"""What the training commands are given: the training config and the arguments of ``lass train``,
+``lass eval`` and ``lass library``. Nothing heavy is imported here: the ``lass`` parser imports this
+module, and ``lass --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.config import UNPADDED_SEGMENT_SAMPLES
+
+DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
+DEFAULT_SNRS_DB = (-5.0, 0.0, 5.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out_dir: Path
+    steps: int = 1400
+    batch_size: int = 8
+    segment_samples: int = DEFAULT_SEGMENT_SAMPLES
+    learning_rate: float = 1e-3
+    warmup_steps: int = 200
+    width: float = 0.25
+    seed: int = 0
+    data: Path | None = None
+    captions: Path | None = None
+    library: Path | None = None
+    init_checkpoint: Path | None = None
+    val_items: int = 48
+    val_every: int = 250
+    checkpoint_every: int = 250
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    threads: int | None = None
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, logs, bundle)")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--segment-samples", type=int, default=TrainConfig.segment_samples)
+    parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
+    parser.add_argument("--width", type=float, default=TrainConfig.width, help="ResUNet30 width (1.0 = official)")
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
+    parser.add_argument("--captions", type=Path, help="captions CSV (file,caption) or JSON for --data")
+    parser.add_argument(
+        "--library", type=Path,
+        help="library of real recordings from 'lass library build', mixed with the generated sources (its train split; held-out for validation)",
+    )
+    parser.add_argument("--init-checkpoint", type=Path, help="start from this checkpoint (e.g. official AudioSep)")
+    parser.add_argument("--val-items", type=int, default=TrainConfig.val_items)
+    parser.add_argument("--val-every", type=int, default=TrainConfig.val_every)
+    parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    parser.add_argument("--num-workers", type=int, default=TrainConfig.num_workers)
+    parser.add_argument("--accelerator", default=TrainConfig.accelerator)
+    parser.add_argument("--devices", default=TrainConfig.devices)
+    parser.add_argument("--num-nodes", type=int, default=TrainConfig.num_nodes)
+    parser.add_argument("--strategy", default=TrainConfig.strategy)
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        out_dir=args.out, steps=args.steps, batch_size=args.batch_size, segment_samples=args.segment_samples,
+        learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, seed=args.seed, data=args.data,
+        captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
+        val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
+        accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
+        threads=args.threads,
+    )
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Data and output arguments; the model arguments are the command line's (cli.main)."""
+    parser.add_argument("--mixtures", type=Path, help="CSV of mixture,target,caption (default: generated set)")
+    parser.add_argument("--library", type=Path, help="mix the held-out split of a library of real recordings instead")
+    parser.add_argument("--per-class", type=int, default=20, help="generated mixtures per class and SNR")
+    parser.add_argument("--snr", type=float, nargs="+", default=list(DEFAULT_SNRS_DB), help="generated SNRs (dB)")
+    parser.add_argument("--captions", choices=("heldout", "train"), default="heldout")
+    parser.add_argument("--all-captions", action="store_true", help="score each generated mixture with every caption of its class")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--out", type=Path, help="write OUT.json and OUT.csv")
+
+
+def add_library_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="build the library of real recordings from Debian packages")
+    build.add_argument("--out", type=Path, required=True, help="library folder (manifest.jsonl, captions.csv, FLACs)")
+    build.add_argument(
+        "--package", action="append", default=[], help="a catalogue package (repeat; default: the whole catalogue)"
+    )
+    build.add_argument("--cache", type=Path, help="where fetched packages are unpacked (default: OUT/.cache)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
