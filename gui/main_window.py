@@ -122,7 +122,10 @@ class MainWindow(QMainWindow):
         row.addWidget(QPushButton("Download official", clicked=lambda: self._load(lambda: Separator.from_checkpoint(official_checkpoint()), "official (hub)")))
         row.addWidget(self.loading)
         self.record = QPushButton("Record", checkable=True, toggled=self._toggle_recording)
+        self.recording = QLabel("")  # where the recording goes, and for how long it has run
+        self.recording.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row.addWidget(self.record)
+        row.addWidget(self.recording)
         return row
 
     def _build_views(self) -> QWidget:
@@ -147,6 +150,7 @@ class MainWindow(QMainWindow):
     # --- actions ----------------------------------------------------------------------
     def toggle_running(self) -> None:
         if self.session.running:
+            self.record.setChecked(False)  # a recording under way is saved, and said so
             self.session.stop()
         else:
             try:
@@ -198,7 +202,7 @@ class MainWindow(QMainWindow):
         elif not on:
             paths = self.session.stop_recording()
             if paths:
-                self.status.setText("recorded " + ", ".join(str(p) for p in paths))
+                self.recording.setText("saved " + ", ".join(str(p) for p in paths))
         else:
             self.record.setChecked(False)
 
@@ -215,6 +219,11 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Model not loaded", f"{error}\n\nThe previous model keeps running.")
         if not status["running"]:
             return
+        if status["recording"] is not None:
+            path, seconds = status["recording"]
+            self.recording.setText(f"● REC {int(seconds) // 60}:{int(seconds) % 60:02d} → {path}")
+        elif self.recording.text().startswith("●"):  # stopped without the button (by the session)
+            self.recording.setText("")
         state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status["query_state"], "")
         self.query_state.setText(f"{state}: {status['query']}" if state == "active" and status["query"] else state)
         self.status.setText(

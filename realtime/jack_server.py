@@ -18,19 +18,20 @@ PERIOD_FRAMES = 512
 
 
 @contextmanager
-def jack_server():
-    """Start ``jackd -d dummy`` for the duration; PortAudio and JACK-Client connect to it by name."""
+def jack_server(name: str = SERVER_NAME):
+    """Start ``jackd -d dummy`` named ``name`` for the duration; PortAudio and JACK-Client connect to it
+    by name. Servers of other names (a benchmark's beside the tests') run side by side."""
     if shutil.which("jackd") is None:
         raise RuntimeError("jackd is not installed: apt-get install jackd2 libportaudio2 (see .ci/run)")
     previous = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = SERVER_NAME
+    os.environ["JACK_DEFAULT_SERVER"] = name
     process = subprocess.Popen(
-        ["jackd", "-n", SERVER_NAME, "-R", "-d", "dummy", "-r", str(RATE_HZ), "-p", str(PERIOD_FRAMES)],
+        ["jackd", "-n", name, "-R", "-d", "dummy", "-r", str(RATE_HZ), "-p", str(PERIOD_FRAMES)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        subprocess.run(["jack_wait", "-s", SERVER_NAME, "-w", "-t", "10"], check=True, capture_output=True)
+        subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], check=True, capture_output=True)
         _restart_portaudio()
         yield process
     finally:

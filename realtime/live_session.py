@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from models.separator import Separator
 from realtime.audio_io import DuplexStream, FileInputStream
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.query import Query, QueryUpdater, State, describe
-from realtime.recorder import Recorder
+from realtime.recorder import Recorder, recording_paths
 from realtime.streaming import SpectralFrames, StreamingSeparator
 from realtime.tuning import recommended_settings, settings_for_hop
 from realtime.window_pass import CudaGraphWindowPass
@@ -134,11 +135,13 @@ class LiveSession:
 
         threading.Thread(target=work, name="model-loader", daemon=True).start()
 
-    def start_recording(self, folder: Path) -> None:
+    def start_recording(self, folder: Path) -> list[Path]:
+        """Record the output and the input into new files in ``folder`` (see :func:`recording_paths`)."""
         if self.engine is None:
             raise RuntimeError("start the stream before recording")
         folder.mkdir(parents=True, exist_ok=True)
-        self.recorder = Recorder(self.engine, folder / "output.wav", folder / "input.wav")
+        self.recorder = Recorder(self.engine, *recording_paths(folder, datetime.now()))
+        return self.recorder.paths
 
     def stop_recording(self) -> list[Path]:
         paths = self.recorder.stop() if self.recorder is not None else []
@@ -179,6 +182,7 @@ class LiveSession:
             "query": describe(self.updater.active) if self.updater and self.updater.active else None,
             "query_state": self.updater.state if self.updater else "idle",
             "query_error": self.updater.error if self.updater and self.updater.state == "error" else None,
+            "recording": (self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
             "warning": warning,
         }
 

@@ -2,8 +2,8 @@
 
 The recorder follows the rings: the output is what the callback played (fallbacks included), the
 input is taken ``latency`` samples earlier, so the two files line up sample for sample (output sample
-``k`` is the processing of input sample ``k``). Files are written as ``NAME.part`` and renamed when
-recording stops.
+``k`` is the processing of input sample ``k``). Files are written atomically (``audio.files.AudioSink``)
+and appear when recording stops; each recording gets names of its own, so none replaces another.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
+from audio.files import AudioSink
 from realtime.engine import Engine
 from realtime.ring import SampleRing
 
@@ -27,26 +28,44 @@ class _Track:
     """One file following one ring, ``offset_samples`` behind what the callback has played."""
 
     ring: SampleRing
-    path: Path
-    handle: sf.SoundFile
+    sink: AudioSink
     offset_samples: int
     position: int  # the next ring sample to write
 
 
+def recording_paths(folder: Path, started: datetime) -> tuple[Path, Path]:
+    """``lass-<date>_<time>-output.wav`` and ``-input.wav`` in ``folder``, with ``-2``, ``-3``... added
+    if a recording of that second exists already."""
+    stem = f"lass-{started:%Y-%m-%d_%H-%M-%S}"
+    names, count = (f"{stem}-output.wav", f"{stem}-input.wav"), 1
+    while any((folder / name).exists() for name in names):
+        count += 1
+        names = (f"{stem}-{count}-output.wav", f"{stem}-{count}-input.wav")
+    return folder / names[0], folder / names[1]
+
+
 class Recorder:
+    """Records what the callback played to ``output_path`` and, if given, the input to ``input_path``."""
+
     def __init__(self, engine: Engine, output_path: Path, input_path: Path | None = None) -> None:
         self.engine = engine
+        self.started_s = time.monotonic()
         start = engine.played_ring.written
         rate = engine.settings.device_rate_hz
         sources = [(engine.played_ring, output_path, 0), (engine.input_ring, input_path, -engine.latency_samples)]
         self._tracks = [
-            _Track(ring, path, sf.SoundFile(_part(path), "w", rate, 1, "FLOAT", format="WAV"), offset, start + offset)
+            _Track(ring, AudioSink(path, rate, 1, "FLOAT"), offset, start + offset)
             for ring, path, offset in sources
             if path is not None
         ]
+        self.paths = [track.sink.path for track in self._tracks]
         self._running = True
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started_s
 
     def _run(self) -> None:
         while self._running:
@@ -61,7 +80,7 @@ class Recorder:
             if limit > track.position:
                 block = np.zeros(limit - track.position, dtype=np.float32)
                 track.ring.read_into(block, track.position)
-                track.handle.write(block)
+                track.sink.write(block[None])
                 track.position = limit
 
     def stop(self) -> list[Path]:
@@ -69,10 +88,5 @@ class Recorder:
         self._running = False
         self._thread.join()
         for track in self._tracks:
-            track.handle.close()
-            _part(track.path).replace(track.path)
-        return [track.path for track in self._tracks]
-
-
-def _part(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
+            track.sink.commit()
+        return self.paths

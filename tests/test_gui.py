@@ -84,7 +84,8 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     steady = slice(len(output) // 2, None)  # after the gain ramp
     np.testing.assert_allclose(output[steady], recorded_input[steady], atol=1e-6)  # bypass: the dry input
 
-    window.session.start_recording(tmp_path / "rec")
+    paths = window.session.start_recording(tmp_path / "rec")
+    qtbot.waitUntil(lambda: window.recording.text() == f"● REC 0:00 → {paths[0]}", timeout=2000)  # where it goes
     window.bypass.setChecked(False)
     window.remove.setChecked(True)
     _play_and_record(window, qtbot, 4.0)
@@ -94,6 +95,7 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     assert np.abs(output[steady] - recorded_input[steady]).max() > 1e-3, (window.session.status(), window.session.engine.controls, window.session.engine.separator.infer)  # remove changes the sound
     assert window.session.engine.stats.dropouts == 0
     assert window.session.engine.controls.remove
+    assert len(list((tmp_path / "rec").glob("lass-*-output.wav"))) == 2  # the second did not replace the first
 
     qtbot.wait(300)
     shot = window.grab()

@@ -25,3 +25,17 @@ def test_start_stop_cycles_leave_no_threads_and_free_every_engine(jack):
     gc.collect()
     assert threading.active_count() == threads
     assert len(engines) == 0
+
+
+def test_recordings_never_replace_each_other(tmp_path):
+    from datetime import datetime
+
+    from realtime.recorder import recording_paths
+
+    started = datetime(2026, 12, 1, 9, 30, 5)
+    first = recording_paths(tmp_path, started)
+    assert [p.name for p in first] == ["lass-2026-12-01_09-30-05-output.wav", "lass-2026-12-01_09-30-05-input.wav"]
+    first[1].touch()  # only the input of that second exists: both names move on together
+    assert [p.name for p in recording_paths(tmp_path, started)] == [
+        "lass-2026-12-01_09-30-05-2-output.wav", "lass-2026-12-01_09-30-05-2-input.wav"
+    ]
