@@ -42,6 +42,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
         help="U-Net compute type (auto: bfloat16 where the hardware has it, else float32)",
     )
+    parser.add_argument("--verbose", action="store_true", help="show the model libraries' own progress and messages")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,6 +151,11 @@ def load_separator(args: argparse.Namespace) -> Separator:
     from models.fast_path import InferenceOptions
     from models.separator import Separator, official_checkpoint
 
+    if not args.verbose:  # transformers draws a progress bar for every text encoder it loads
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
     checkpoint = official_checkpoint() if args.official else args.checkpoint
     options = InferenceOptions(device=args.device, precision=args.precision)
     return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer, options)
