@@ -119,6 +119,21 @@ def test_truncated_real_checkpoint_is_a_clear_error(official_checkpoint, tmp_pat
         read_state_dict(path)
 
 
+@pytest.mark.parametrize("shape, offsets", [
+    ([16, 1024, 1024, 1024], [0, 64 * 1024**3]),  # 64 GB declared, 64 bytes present
+    ([4], [0, 1 << 62]),  # offsets that disagree with the shape
+])
+def test_safetensors_that_declare_more_than_they_hold_are_refused(tmp_path, shape, offsets):
+    import json
+    import struct
+
+    header = json.dumps({"ss_model.base.pre_conv.weight": {"dtype": "F32", "shape": shape, "data_offsets": offsets}}).encode()
+    path = tmp_path / "lying.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(64))
+    with pytest.raises(ModelLoadingError, match="lying.safetensors is not a readable safetensors file"):
+        read_state_dict(path)
+
+
 def test_wrong_keys_are_listed_by_name(official_separation_state, tmp_path):
     state = dict(official_separation_state)
     del state["ss_model.base.after_conv.bias"]
