@@ -20,7 +20,7 @@ import numpy as np
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
 from audio.files import AudioFileError, AudioSource, check_output_place, read_audio, write_atomically
 from models.errors import ModelLoadingError
-from models.queries import check_texts
+from models.queries import check_saved_condition, check_texts
 from realtime.errors import EngineFailure
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
@@ -110,28 +110,21 @@ def output_paths(output: Path, labels: list[str]) -> list[Path]:
 def run_separate(args: argparse.Namespace) -> None:
     import torch
 
-    from models.loading import condition_from_file
-
-    if not (args.query or args.query_audio or args.embedding):
+    queries = [*args.query, *args.query_audio, *args.embedding]  # in the order of the output labels
+    if not queries:
         raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
     if args.query:
         check_texts(args.query)
-    outputs = output_paths(args.output, args.query + [p.stem for p in args.query_audio] + [p.stem for p in args.embedding])
+    for path in args.embedding:
+        check_saved_condition(path)
+    outputs = output_paths(args.output, [q if isinstance(q, str) else q.stem for q in queries])
     for path in outputs:  # before any work: a wrong place fails now, not after the separation
         check_output_place(path, args.input, len(outputs))
     with AudioSource(args.input):  # a file that cannot be used is said before the model loads
         pass
     separator = load_separator(args)
-    conditions = []  # in the order of the output labels
-    if args.query:
-        conditions.append(separator.embed_texts(args.query))
-    for path in args.query_audio:
-        example = read_audio(path)
-        conditions.append(separator.embed_audio(example.samples, example.sample_rate_hz))
-    conditions += [condition_from_file(path) for path in args.embedding]
-    separator.separate_file(
-        args.input, outputs, torch.cat(conditions), args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty()
-    )
+    conditions = torch.cat([separator.condition(query) for query in queries])
+    separator.separate_file(args.input, outputs, conditions, args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty())
     for path in outputs:
         print(f"wrote {path}")
 
@@ -162,38 +155,9 @@ def load_separator(args: argparse.Namespace) -> Separator:
 
 
 def run_stream(args: argparse.Namespace) -> None:
-    from models.loading import condition_from_file
-    from realtime import session
+    from cli.stream import run
 
-    if args.list_devices:
-        devices = session.list_devices()
-        for device in devices:
-            print(f"{device.index:3d}  {device.name}  [{device.host_api}]  in {device.max_input_channels} / out {device.max_output_channels}")
-        if not devices:
-            print(session.NO_DEVICES)
-        return
-    if args.embedding is None:
-        check_texts([args.query or ""])
-    if args.input_file and args.output_file is None:
-        raise ValueError("--input-file needs --output-file")
-    if args.input_file and args.output_file:
-        check_output_place(args.output_file, args.input_file)
-    # Before the model loads: an unusable file, a missing device or server is said at once.
-    if args.input_file:
-        with AudioSource(args.input_file) as source:
-            rate_hz = source.sample_rate_hz
-    else:
-        rate_hz = args.rate
-        devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
-    separator = load_separator(args)
-    condition = condition_from_file(args.embedding) if args.embedding else separator.embed_texts([args.query])
-    engine = session.build_engine(separator.separation_net, condition, args, rate_hz)
-    print(session.describe_settings(engine), file=sys.stderr)
-    if args.input_file:
-        session.stream_file(engine, args.input_file, args.output_file, args.realtime, args.repair_nonfinite)
-        print(f"wrote {args.output_file}")
-    else:
-        session.stream_devices(engine, *devices, args.seconds)
+    run(args, load_separator)
 
 
 def run_eval(args: argparse.Namespace) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, resample
+from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, read_audio, resample
 from models.block_separation import BlockSeparation, Mode
 from models.checkpoint import read_state_dict
 from models.clap import ClapQueryNet
@@ -28,9 +28,9 @@ from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
-from models.loading import has_query_weights, load_query_net, load_separation_net
+from models.loading import condition_from_file, has_query_weights, load_query_net, load_separation_net
 from models.minilm import MiniLmQueryNet
-from models.queries import check_texts
+from models.queries import CONDITION_SUFFIX, Query, check_texts
 from models.resunet import ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES
 
@@ -105,6 +105,16 @@ class Separator:
         """Descriptions -> ``(len(texts), 512)`` conditions."""
         check_texts(texts)
         return self.query_net.embed_texts(texts)
+
+    def condition(self, query: Query) -> torch.Tensor:
+        """Any query -> its ``(1, 512)`` condition: a description through the query network, a saved
+        ``.npy`` condition as it is, an example clip through the query network's audio branch."""
+        if isinstance(query, str):
+            return self.embed_texts([query])
+        if query.suffix == CONDITION_SUFFIX:
+            return condition_from_file(query)
+        clip = read_audio(query)
+        return self.embed_audio(clip.samples, clip.sample_rate_hz)
 
     def embed_audio(self, samples: np.ndarray, sample_rate_hz: int) -> torch.Tensor:
         """An example clip ``(channels, frames)`` -> ``(1, 512)`` condition (channels averaged)."""

@@ -21,7 +21,8 @@ from models.config import ms_to_samples, samples_to_ms
 from models.separator import Separator
 from realtime.audio_io import DuplexStream, FileInputStream
 from realtime.engine import Controls, Engine, EngineSettings
-from realtime.query import Query, QueryUpdater, State, describe
+from models.queries import Query, describe
+from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
 from realtime.streaming import SpectralFrames, StreamingSeparator
 from realtime.tuning import recommended_settings, settings_for_hop
@@ -96,7 +97,7 @@ class LiveSession:
         self.stream, self.updater, self.engine = None, None, None
 
     def embed(self, query: Query) -> torch.Tensor:
-        return embed_query(self.separator, query)
+        return self.separator.condition(query)
 
     def set_query(self, query: Query) -> None:
         """Encode ``query`` off the audio path; the previous query plays until it is ready (and stays
@@ -123,7 +124,7 @@ class LiveSession:
             try:
                 separator = load()
                 with torch.inference_mode():
-                    embed_query(separator, self.query)  # fail now, not when the stream restarts
+                    separator.condition(self.query)  # fail now, not when the stream restarts
             except Exception as error:  # reported to the user; the running model stays
                 self.model_error = f"{name}: {error}"
                 self.on_model(self.model_name, self.model_error)
@@ -194,14 +195,6 @@ def _device_name(separator: StreamingSeparator) -> str:
     dtype = str(net.compute_dtype or torch.float32).removeprefix("torch.")
     graph = ", CUDA graph" if isinstance(separator.window_pass, CudaGraphWindowPass) else ""
     return f"{'GPU' if net.device.type == 'cuda' else 'CPU'}, {dtype}{graph}"
-
-
-def embed_query(separator: Separator, query: Query) -> torch.Tensor:
-    """A description or an example clip -> ``(1, 512)`` condition (runs the query network)."""
-    if isinstance(query, Path):
-        clip = read_audio(query)
-        return separator.embed_audio(clip.samples, clip.sample_rate_hz)
-    return separator.embed_texts([query])
 
 
 def peak_db(peak: float) -> float:

@@ -3,27 +3,21 @@
 engine, which crossfades to it over one hop. The latest request wins; the previous query keeps
 running until the new one is ready.
 
-A query is a description (``str``) or an example clip (a ``Path`` to an audio file).
+A query is a description, a saved condition or an example clip (see :mod:`models.queries`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Literal
 
 import torch
 
+from models.queries import Query, describe
 from realtime.engine import Engine
 
 State = Literal["idle", "encoding", "active", "error"]
-Query = str | Path
-
-
-def describe(query: Query) -> str:
-    """How a query is shown to the user."""
-    return f"example clip {query.name}" if isinstance(query, Path) else query
 
 
 class QueryUpdater:

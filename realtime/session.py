@@ -1,59 +1,20 @@
-"""Putting a model, a query and the engine together, for files and for sound cards."""
+"""Running an engine on a file or on sound cards, with its figures printed: what `lass stream` does
+once the engine is built (``cli/stream.py`` builds it from the command line)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 from audio.files import AudioSink, AudioSource
-from models.config import ms_to_samples, samples_to_ms
-from models.resunet import FilmOffsets, ResUNet30
+from models.config import samples_to_ms
 from realtime.audio_io import NO_DEVICES, DuplexStream, find_device, list_devices
-from realtime.engine import Controls, Engine, EngineSettings
+from realtime.engine import Engine
 from realtime.file_stream import EngineFeed, running
-from realtime.streaming import StreamSettings
-from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
-__all__ = ["NO_DEVICES", "build_engine", "describe_settings", "find_device", "list_devices", "stream_devices", "stream_file"]
+__all__ = ["NO_DEVICES", "describe_settings", "find_device", "list_devices", "stream_devices", "stream_file"]
 STATUS_PERIOD_S = 1.0
-DEFAULT_BLOCK_FRAMES = 512
-
-
-def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:
-    """The user's hop/look-ahead/window where given; the hop measured on this machine otherwise."""
-    hop = ms_to_samples(args.hop_ms) if args.hop_ms is not None else recommended_settings(net, film).hop_samples
-    lookahead = ms_to_samples(args.lookahead_ms) if args.lookahead_ms is not None else None
-    window = ms_to_samples(args.window_ms) if args.window_ms is not None else None
-    return settings_for_hop(hop, lookahead, window)
-
-
-def engine_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets, rate_hz: int) -> EngineSettings:
-    """For ``--latency-ms``: everything planned from timings of the model here; otherwise the user's
-    block and stream settings, with the hop measured where not given."""
-    if args.latency_ms is None:
-        block = DEFAULT_BLOCK_FRAMES if args.block is None else args.block
-        if block <= 0:
-            raise ValueError(f"--block must be a positive number of frames, not {block}")
-        return EngineSettings(device_rate_hz=rate_hz, block_frames=block, stream=stream_settings(args, net, film))
-    chosen = [name for name in ("hop_ms", "lookahead_ms", "window_ms", "block") if getattr(args, name) is not None]
-    if chosen:
-        options = ", ".join("--" + name.replace("_", "-") for name in chosen)
-        raise ValueError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {options}, or --latency-ms")
-    return plan_for_latency(net, film, args.latency_ms, rate_hz)
-
-
-def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int) -> Engine:
-    """An engine for ``net`` (on its device), with the condition's FiLM offsets computed once."""
-    if not 0.0 <= args.wet <= 1.0:
-        raise ValueError("--wet must be between 0 and 1")
-    with torch.inference_mode():
-        film = net.film(condition)
-    settings = engine_settings(args, net, film, rate_hz)
-    return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet))
 
 
 def describe_settings(engine: Engine) -> str:

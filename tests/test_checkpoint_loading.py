@@ -73,6 +73,20 @@ def test_cli_embed_matches_api_and_feeds_separate(official_checkpoint, tokenizer
     np.testing.assert_allclose(read_audio(by_text).samples, read_audio(by_embedding).samples, atol=1e-4)
 
 
+def test_every_kind_of_query_becomes_its_condition_in_one_place(official_checkpoint, tokenizer_dir, tmp_path):
+    """Separator.condition: a description, a saved condition and an example clip."""
+    separator = Separator.from_checkpoint(official_checkpoint, tokenizer_dir=tokenizer_dir)
+    by_text = separator.condition("dog barking")
+    np.testing.assert_array_equal(by_text.numpy(), separator.embed_texts(["dog barking"]).numpy())
+    np.save(tmp_path / "dog.npy", by_text[0].numpy())
+    np.testing.assert_array_equal(separator.condition(tmp_path / "dog.npy").numpy(), by_text.numpy())
+    clip = 0.1 * np.random.default_rng(1).standard_normal((2, 24_000)).astype(np.float32)
+    write_audio(tmp_path / "bark.wav", clip, 24_000, "FLOAT")
+    by_clip = separator.condition(tmp_path / "bark.wav")
+    assert by_clip.shape == (1, 512)
+    np.testing.assert_allclose(by_clip.numpy(), separator.embed_audio(clip, 24_000).numpy(), atol=1e-6)
+
+
 def test_safetensors_bundle_round_trip(official_checkpoint, ref, tmp_path):
     net = load_separation_net(official_checkpoint)
     clap_state = clap_state_from_official(read_state_dict(official_checkpoint))

@@ -78,7 +78,7 @@ def test_stream_command_with_a_latency_target(stream_command, tmp_path, capsys):
     from audio.files import read_audio
 
     x, args = stream_command(1.0)
-    assert main(args + ["--latency-ms", "2000"]) == 0
+    assert main(args + ["--latency-ms", "10000"]) == 0  # reachable even on a machine busy with other work
     assert "latency" in capsys.readouterr().err
     assert read_audio(tmp_path / "out.wav").samples.shape == (1, len(x))
     assert main(args + ["--latency-ms", "5"]) == 2

@@ -1,0 +1,90 @@
+"""`lass stream` from its command line: the engine's settings from the arguments (or planned for a
+latency), then :mod:`realtime.session` runs it on a file or on sound cards."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+import torch
+
+from audio.files import AudioSource, check_output_place
+from models.config import ms_to_samples
+from models.queries import check_saved_condition, check_texts
+from models.resunet import FilmOffsets, ResUNet30
+from models.separator import Separator
+from realtime import session
+from realtime.engine import Controls, Engine, EngineSettings
+from realtime.streaming import StreamSettings
+from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
+
+DEFAULT_BLOCK_FRAMES = 512
+
+
+def run(args: argparse.Namespace, load_separator: Callable[[argparse.Namespace], Separator]) -> None:
+    """`lass stream`: list devices, or build the engine and run it on a file or on sound cards."""
+    if args.list_devices:
+        devices = session.list_devices()
+        for device in devices:
+            print(f"{device.index:3d}  {device.name}  [{device.host_api}]  in {device.max_input_channels} / out {device.max_output_channels}")
+        if not devices:
+            print(session.NO_DEVICES)
+        return
+    if args.embedding is None:
+        check_texts([args.query or ""])
+    else:
+        check_saved_condition(args.embedding)
+    if args.input_file and args.output_file is None:
+        raise ValueError("--input-file needs --output-file")
+    if args.input_file and args.output_file:
+        check_output_place(args.output_file, args.input_file)
+    # Before the model loads: an unusable file, a missing device or server is said at once.
+    if args.input_file:
+        with AudioSource(args.input_file) as source:
+            rate_hz = source.sample_rate_hz
+    else:
+        rate_hz = args.rate
+        devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
+    separator = load_separator(args)
+    condition = separator.condition(args.embedding or args.query)
+    engine = build_engine(separator.separation_net, condition, args, rate_hz)
+    print(session.describe_settings(engine), file=sys.stderr)
+    if args.input_file:
+        session.stream_file(engine, args.input_file, args.output_file, args.realtime, args.repair_nonfinite)
+        print(f"wrote {args.output_file}")
+    else:
+        session.stream_devices(engine, *devices, args.seconds)
+
+
+def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:
+    """The user's hop/look-ahead/window where given; the hop measured on this machine otherwise."""
+    hop = ms_to_samples(args.hop_ms) if args.hop_ms is not None else recommended_settings(net, film).hop_samples
+    lookahead = ms_to_samples(args.lookahead_ms) if args.lookahead_ms is not None else None
+    window = ms_to_samples(args.window_ms) if args.window_ms is not None else None
+    return settings_for_hop(hop, lookahead, window)
+
+
+def engine_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets, rate_hz: int) -> EngineSettings:
+    """For ``--latency-ms``: everything planned from timings of the model here; otherwise the user's
+    block and stream settings, with the hop measured where not given."""
+    if args.latency_ms is None:
+        block = DEFAULT_BLOCK_FRAMES if args.block is None else args.block
+        if block <= 0:
+            raise ValueError(f"--block must be a positive number of frames, not {block}")
+        return EngineSettings(device_rate_hz=rate_hz, block_frames=block, stream=stream_settings(args, net, film))
+    chosen = [name for name in ("hop_ms", "lookahead_ms", "window_ms", "block") if getattr(args, name) is not None]
+    if chosen:
+        options = ", ".join("--" + name.replace("_", "-") for name in chosen)
+        raise ValueError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {options}, or --latency-ms")
+    return plan_for_latency(net, film, args.latency_ms, rate_hz)
+
+
+def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int) -> Engine:
+    """An engine for ``net`` (on its device), with the condition's FiLM offsets computed once."""
+    if not 0.0 <= args.wet <= 1.0:
+        raise ValueError("--wet must be between 0 and 1")
+    with torch.inference_mode():
+        film = net.film(condition)
+    settings = engine_settings(args, net, film, rate_hz)
+    return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet))
