@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
         self.pacer = ColumnPacer()
         self.frames_drawn = 0  # view updates drawn (what benchmarks/gui.py counts)
         self._shown_error: str | None = None
+        self._shown_start_error: str | None = None
         self._loading_name: str | None = None
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -149,17 +150,33 @@ class MainWindow(QMainWindow):
 
     # --- actions ----------------------------------------------------------------------
     def toggle_running(self) -> None:
+        """Start in the background (the window keeps drawing while the hop is measured), or stop."""
+        if self.session.phase == "starting":
+            return  # Start is disabled meanwhile; the shortcut changes nothing either
         if self.session.running:
             self.record.setChecked(False)  # a recording under way is saved, and said so
             self.session.stop()
         else:
-            try:
-                self.session.start(StreamChoice(self.input_device.currentData(), self.output_device.currentData(),
-                                                self.rate.currentData(), input_file=self.input_file,
-                                                hop_ms=self.hop.currentData()))
-            except Exception as error:  # a device that cannot open is the user's to fix
-                QMessageBox.critical(self, "Cannot start audio", f"{error}\n\nPick other devices or another sample rate.")
-        self.start_button.setText("Stop" if self.session.running else "Start")
+            self.session.start_in_background(StreamChoice(
+                self.input_device.currentData(), self.output_device.currentData(), self.rate.currentData(),
+                input_file=self.input_file, hop_ms=self.hop.currentData(),
+            ))
+        self._show_phase(self.session.status())
+
+    def _show_phase(self, status: dict) -> None:
+        """The Start button and the status line follow the session's phase; a failed start is said once."""
+        phase = status["phase"]
+        self.start_button.setText({"starting": "Starting…", "running": "Stop"}.get(phase, "Start"))
+        self.start_button.setEnabled(phase != "starting")
+        if phase == "starting":
+            self.status.setText("starting: encoding the query and measuring this machine…")
+        elif phase == "failed" and status["start_error"] != self._shown_start_error:
+            self._shown_start_error = status["start_error"]
+            self.status.setText(f"could not start: {status['start_error']}")
+            QMessageBox.critical(self, "Cannot start audio", f"{status['start_error']}\n\nPick other devices or another sample rate.")
+        elif phase == "stopped":
+            self.status.setText("stopped")
+            self.warning.setText("")
 
     def _query_settled(self) -> None:
         text = self.query.currentText().strip()
@@ -217,6 +234,7 @@ class MainWindow(QMainWindow):
         if error and error != self._shown_error:
             self._shown_error = error
             QMessageBox.warning(self, "Model not loaded", f"{error}\n\nThe previous model keeps running.")
+        self._show_phase(status)
         if not status["running"]:
             return
         if status["recording"] is not None:

@@ -1,17 +1,20 @@
 """A live session: the model, the engine, the sound-card (or file) stream, the query and recording.
 
 Everything a user interface steers, with no user interface in it: the Qt window (``gui/``) calls these
-methods and polls :meth:`LiveSession.status` and :meth:`LiveSession.frames`. Loading a model happens on
-a background thread; if it fails the previous model keeps running and the error is reported.
+methods and polls :meth:`LiveSession.status` and :meth:`LiveSession.frames`. Starting (encoding the
+query, measuring the hop) and loading a model can happen on helper threads, so that a window never
+waits on them; their progress and failures are states (``phase``, ``model_error``). If a model fails
+to load, the previous model keeps running.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -27,6 +30,8 @@ from realtime.recorder import Recorder, recording_paths
 from realtime.streaming import SpectralFrames, StreamingSeparator
 from realtime.tuning import recommended_settings, settings_for_hop
 from realtime.window_pass import CudaGraphWindowPass
+
+Phase = Literal["stopped", "starting", "running", "failed"]
 
 # The engine can keep up when a hop takes at most this share of its duration.
 KEEP_UP_RTF = 0.8
@@ -62,39 +67,88 @@ class LiveSession:
         self.updater: QueryUpdater | None = None
         self.recorder: Recorder | None = None
         self.model_error: str | None = None
+        self.phase: Phase = "stopped"
+        self.start_error: str | None = None
+        self._starter: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
         return self.stream is not None
 
     def start(self, choice: StreamChoice) -> None:
-        """Open the stream with the current model and query (the query is encoded once, here)."""
+        """Open the stream with the current model and query, and return once it runs (raises if it
+        cannot). The query is encoded once, here, and the hop measured if ``choice`` leaves it open."""
         self.stop()
         self.choice = choice
-        net = self.separator.separation_net
+        self.phase = "starting"
+        try:
+            self._open(choice)
+        except Exception as error:
+            self.phase, self.start_error = "failed", str(error)
+            raise
+
+    def start_in_background(self, choice: StreamChoice) -> None:
+        """:meth:`start` on a helper thread, returning at once, for a window that must stay responsive:
+        ``phase`` is ``starting`` until the stream runs, then ``running``, or ``failed`` with
+        ``start_error``. :meth:`stop` waits for a start under way, then stops it."""
+        self.stop()
+        self.choice = choice
+        self.phase = "starting"
+        self._starter = threading.Thread(target=self._open_or_fail, args=(choice,), name="session-starter", daemon=True)
+        self._starter.start()
+
+    def _open_or_fail(self, choice: StreamChoice) -> None:
+        try:
+            self._open(choice)
+        except Exception as error:  # the session's state, shown by the window
+            self.phase, self.start_error = "failed", str(error)
+
+    def _open(self, choice: StreamChoice) -> None:
+        """Build the engine, its query helper and the stream; publish them only once all run."""
+        net, query = self.separator.separation_net, self.query
         with torch.inference_mode():
-            film = net.film(self.embed(self.query))
+            film = net.film(self.embed(query))
         stream = recommended_settings(net, film) if choice.hop_ms is None else settings_for_hop(ms_to_samples(choice.hop_ms))
-        settings = EngineSettings(choice.rate_hz, choice.block_frames, stream)
-        self.engine = Engine(net, film, settings, self.controls)
-        self.updater = QueryUpdater(self.engine, self.embed, self._query_state)
-        self.updater.active = self.query
-        if choice.input_file is not None:
-            clip = read_audio(choice.input_file)
-            mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
-            self.stream = FileInputStream(self.engine, mono, choice.output_device)
-        else:
-            self.stream = DuplexStream(self.engine, choice.input_device, choice.output_device)
-        self.stream.start()
+        engine = Engine(net, film, EngineSettings(choice.rate_hz, choice.block_frames, stream), self.controls)
+        updater = QueryUpdater(engine, self.embed, self._query_state)
+        updater.active = query
+        audio = None
+        try:
+            audio = self._audio_stream(engine, choice)
+            audio.start()
+        except BaseException:
+            engine.stop()
+            updater.close()
+            if audio is not None:
+                audio.stream.close()
+            raise
+        self.engine, self.updater, self.stream = engine, updater, audio
+        engine.set_controls(**asdict(self.controls))  # changed while the stream was starting
+        if self.query != query:  # typed while the stream was starting
+            updater.request(self.query)
+        self.phase, self.start_error = "running", None
+
+    @staticmethod
+    def _audio_stream(engine: Engine, choice: StreamChoice) -> DuplexStream | FileInputStream:
+        if choice.input_file is None:
+            return DuplexStream(engine, choice.input_device, choice.output_device)
+        clip = read_audio(choice.input_file)
+        mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
+        return FileInputStream(engine, mono, choice.output_device)
 
     def stop(self) -> None:
         """Stop the stream and its helpers; a stopped session holds no engine and no threads."""
+        if self._starter is not None:
+            self._starter.join()
+            self._starter = None
         self.stop_recording()
         if self.stream is not None:
             self.stream.stop()
         if self.updater is not None:
             self.updater.close()
         self.stream, self.updater, self.engine = None, None, None
+        if self.phase != "failed":
+            self.phase = "stopped"
 
     def embed(self, query: Query) -> torch.Tensor:
         return self.separator.condition(query)
@@ -155,7 +209,7 @@ class LiveSession:
     def status(self) -> dict:
         """Figures for the status line, and a warning when the machine cannot keep up."""
         if self.engine is None:
-            return {"model": self.model_name, "running": False}
+            return {"model": self.model_name, "running": False, "phase": self.phase, "start_error": self.start_error}
         engine = self.engine
         stats = engine.stats.snapshot()
         settings = engine.settings.stream
@@ -175,6 +229,8 @@ class LiveSession:
         return stats | {
             "model": self.model_name,
             "running": self.running,
+            "phase": self.phase,
+            "start_error": None,
             "device": _device_name(engine.separator),
             "latency_ms": engine.latency_ms + 1000 * device_latency,
             "hop_ms": samples_to_ms(settings.hop_samples),

@@ -63,10 +63,49 @@ def _play_and_record(window, qtbot, seconds):
     return tester.wait()
 
 
+def _start(window, qtbot):
+    window.toggle_running()
+    qtbot.waitUntil(lambda: window.session.phase != "starting", timeout=60_000)
+    assert window.session.running, (window.session.start_error, window.warnings)
+
+
+def test_the_window_keeps_drawing_while_start_measures_the_machine(window, qtbot):
+    """With the hop on auto, Start encodes the query and times the model: seconds, off the GUI thread."""
+    import threading
+
+    window.hop.setCurrentIndex(window.hop.findData(None))
+    phases = []
+    window.timer.timeout.connect(lambda: phases.append(window.session.phase))
+    threads = threading.active_count()
+    window.toggle_running()
+    assert window.start_button.text() == "Starting…" and not window.start_button.isEnabled()
+    qtbot.waitUntil(lambda: window.session.running, timeout=60_000)
+    assert phases.count("starting") >= 5  # the view timer fired all along
+    qtbot.waitUntil(lambda: window.start_button.text() == "Stop" and window.start_button.isEnabled(), timeout=2000)
+    window.toggle_running()
+    assert window.status.text() == "stopped" and window.session.engine is None
+    assert threading.active_count() <= threads + 1  # PortAudio's own thread at most
+
+
+def test_a_start_that_fails_is_a_state_and_leaves_nothing_running(window, qtbot):
+    import threading
+
+    threads = threading.active_count()
+    window.output_device.addItem("999: no such device", 999)
+    window.output_device.setCurrentIndex(window.output_device.count() - 1)
+    window.hop.setCurrentIndex(window.hop.findData(400))
+    window.toggle_running()
+    qtbot.waitUntil(lambda: window.session.phase == "failed", timeout=30_000)
+    qtbot.waitUntil(lambda: bool(window.warnings), timeout=2000)
+    assert window.status.text().startswith("could not start:") and window.start_button.text() == "Start"
+    assert not window.session.running and window.session.engine is None
+    assert threading.active_count() <= threads  # the engine's worker and the query helper were stopped
+
+
 def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.input_device.count() > 0, timeout=2000)
     window.hop.setCurrentIndex(window.hop.findData(400))  # keeps up even on a busy 2-core machine
-    window.toggle_running()
+    _start(window, qtbot)
     assert window.session.running, window.warnings
     updater = window.session.updater
     qtbot.keyClicks(window.query.lineEdit(), "a voice speaking")
@@ -121,7 +160,7 @@ def qtbot_button():
 
 
 def test_bad_checkpoint_shows_an_error_and_the_model_keeps_running(window, qtbot, tmp_path):
-    window.toggle_running()
+    _start(window, qtbot)
     bad = tmp_path / "broken.ckpt"
     bad.write_bytes(b"not a checkpoint")
     callbacks = window.session.engine.stats.callbacks
@@ -143,7 +182,7 @@ def _choose_example_clip(window, monkeypatch):
 def test_example_clip_query_replaces_the_text_query(clap_window, qtbot, monkeypatch):
     window = clap_window
     window.hop.setCurrentIndex(window.hop.findData(400))
-    window.toggle_running()
+    _start(window, qtbot)
     assert window.session.running, window.warnings
     updater, engine = window.session.updater, window.session.engine
     film_before = engine.separator.film
@@ -158,7 +197,7 @@ def test_example_clip_query_replaces_the_text_query(clap_window, qtbot, monkeypa
 
 def test_example_clip_with_a_text_only_model_says_what_to_do(window, qtbot, monkeypatch):
     window.hop.setCurrentIndex(window.hop.findData(400))
-    window.toggle_running()
+    _start(window, qtbot)
     updater = window.session.updater
     _choose_example_clip(window, monkeypatch)
     qtbot.waitUntil(lambda: updater.state == "error", timeout=5000)
