@@ -5,8 +5,24 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from models.separator import Separator
+if TYPE_CHECKING:
+    from PyQt6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+
+
+def open_window(checkpoint: Path | None, settings: QSettings | None = None) -> MainWindow:
+    """The window, shown at once; the model (``checkpoint``, or the bundled one) loads behind it."""
+    from gui.main_window import MainWindow
+    from realtime.live_session import LiveSession
+
+    window = MainWindow(LiveSession(None, "none yet"), settings)
+    window.resize(1200, 800)
+    window.show()
+    window.load_model(checkpoint)
+    return window
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,22 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, help="model to start with (default: the bundled model)")
     args = parser.parse_args(argv)
 
-    from PyQt6.QtWidgets import QApplication, QMessageBox
-
-    from gui.main_window import MainWindow
-    from realtime.live_session import LiveSession
+    from PyQt6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
-    try:
-        separator = Separator.from_checkpoint(args.checkpoint)
-    except Exception as error:  # shown, not a traceback
-        QMessageBox.critical(None, "Cannot load the model", str(error))
-        return 2
-    name = args.checkpoint.name if args.checkpoint else "bundled default"
-    window = MainWindow(LiveSession(separator, name))
-    window.resize(1200, 800)
-    window.show()
-    return app.exec()
+    window = open_window(args.checkpoint)
+    code = app.exec()
+    window.session.stop()
+    return code
 
 
 if __name__ == "__main__":

@@ -226,7 +226,8 @@ class MainWindow(QMainWindow):
     # --- the view timer ---------------------------------------------------------------
     def refresh(self) -> None:
         status = self.session.status()
-        self.model_label.setText(f"Model: {status['model']}")
+        loading = f" · loading {self._loading_name}…" if self._loading_name else ""
+        self.model_label.setText(f"Model: {status['model']}{loading}")
         error = self.session.model_error
         if self._loading_name is not None and (status["model"] == self._loading_name or error):
             self._loading_name = None

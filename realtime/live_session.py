@@ -52,7 +52,7 @@ class StreamChoice:
 class LiveSession:
     def __init__(
         self,
-        separator: Separator,
+        separator: Separator | None,
         model_name: str,
         on_query_state: Callable[[State, Query], None] = lambda state, query: None,
         on_model: Callable[[str, str | None], None] = lambda name, error: None,
@@ -105,6 +105,8 @@ class LiveSession:
 
     def _open(self, choice: StreamChoice) -> None:
         """Build the engine, its query helper and the stream; publish them only once all run."""
+        if self.separator is None:
+            raise RuntimeError(f"no model yet ({self.model_name}): start again once a model has loaded")
         net, query = self.separator.separation_net, self.query
         with torch.inference_mode():
             film = net.film(self.embed(query))

@@ -102,6 +102,17 @@ def test_a_start_that_fails_is_a_state_and_leaves_nothing_running(window, qtbot)
     assert threading.active_count() <= threads  # the engine's worker and the query helper were stopped
 
 
+def test_the_window_shows_at_once_and_the_model_loads_behind_it(qtbot, tmp_path):
+    from gui.app import open_window
+
+    window = open_window(None, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert window.isVisible() and window.session.separator is None
+    qtbot.waitUntil(lambda: "loading bundled default" in window.model_label.text(), timeout=2000)
+    qtbot.waitUntil(lambda: window.model_label.text() == "Model: bundled default", timeout=60_000)
+    assert window.session.separator is not None
+
+
 def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.input_device.count() > 0, timeout=2000)
     window.hop.setCurrentIndex(window.hop.findData(400))  # keeps up even on a busy 2-core machine

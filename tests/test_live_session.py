@@ -39,3 +39,11 @@ def test_recordings_never_replace_each_other(tmp_path):
     assert [p.name for p in recording_paths(tmp_path, started)] == [
         "lass-2026-12-01_09-30-05-2-output.wav", "lass-2026-12-01_09-30-05-2-input.wav"
     ]
+
+
+def test_a_start_before_any_model_is_a_failed_state_that_says_why():
+    session = LiveSession(None, "none yet")
+    session.start_in_background(StreamChoice(hop_ms=100))
+    session.stop()  # waits for the start under way
+    assert session.phase == "failed" and "start again once a model has loaded" in session.start_error
+    assert session.status()["start_error"] == session.start_error and not session.running
