@@ -9,8 +9,23 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PyQt6.QtCore import QSettings
+    from PyQt6.QtWidgets import QWidget
 
     from gui.main_window import MainWindow
+
+
+def starting_screen() -> QWidget:
+    """A small window shown while the app's modules load (seconds: torch, transformers), so that
+    something answers the launch at once. Needs a QApplication; imports nothing heavy."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtWidgets import QApplication, QLabel
+
+    label = QLabel("lass-live\n\nstarting…", alignment=Qt.AlignmentFlag.AlignCenter)
+    label.setWindowTitle("lass-live")
+    label.resize(320, 160)
+    label.show()
+    QApplication.processEvents()
+    return label
 
 
 def open_window(checkpoint: Path | None, settings: QSettings | None = None) -> MainWindow:
@@ -33,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
+    starting = starting_screen()
     window = open_window(args.checkpoint)
+    starting.close()
     code = app.exec()
     window.session.stop()
     return code

@@ -102,6 +102,23 @@ def test_a_start_that_fails_is_a_state_and_leaves_nothing_running(window, qtbot)
     assert threading.active_count() <= threads  # the engine's worker and the query helper were stopped
 
 
+def test_something_answers_the_launch_before_torch_is_imported():
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from PyQt6.QtWidgets import QApplication\n"
+        "from gui.app import starting_screen\n"
+        "app = QApplication(sys.argv[:1])\n"
+        "print(starting_screen().isVisible(), 'torch' in sys.modules)\n"
+    )
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split() == ["True", "False"]
+
+
 def test_the_window_shows_at_once_and_the_model_loads_behind_it(qtbot, tmp_path):
     from gui.app import open_window
 
