@@ -21,13 +21,12 @@ from PyQt6.QtWidgets import (
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
 from models.separator import Separator, default_checkpoint, official_checkpoint
 from realtime.audio_io import list_devices
-from realtime.live_session import LiveSession, StreamChoice, peak_db
+from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, peak_db
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
 RECENT_QUERIES = 12
 RATES_HZ = (32_000, 44_100, 48_000)
-HOPS_MS = (50, 100, 200, 400, 800)
 
 
 class MainWindow(QMainWindow):
@@ -77,7 +76,7 @@ class MainWindow(QMainWindow):
             self.rate.setCurrentIndex(self.rate.findData(default_rates[0]))
         self.hop = QComboBox()
         self.hop.addItem("hop: auto", None)
-        for hop_ms in HOPS_MS:
+        for hop_ms in HOP_CHOICES_MS:
             self.hop.addItem(f"hop {hop_ms} ms", hop_ms)
         self.input_file_button = QPushButton("Play a file as input…", clicked=self._choose_input_file)
         self.input_file: Path | None = None
@@ -246,7 +245,7 @@ class MainWindow(QMainWindow):
         state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status["query_state"], "")
         self.query_state.setText(f"{state}: {status['query']}" if state == "active" and status["query"] else state)
         self.status.setText(
-            f"{status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
+            f"{status['audio']} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
             f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "
             f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
         )

@@ -9,7 +9,9 @@ to load, the previous model keeps running.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -35,6 +37,24 @@ Phase = Literal["stopped", "starting", "running", "failed"]
 
 # The engine can keep up when a hop takes at most this share of its duration.
 KEEP_UP_RTF = 0.8
+# The hops a user can choose (auto-tuning picks one of at most the largest: realtime.tuning).
+HOP_CHOICES_MS = (50, 100, 200, 400, 800, 1600)
+# The engine is "behind" while it has been late (a dropout, a dropped hop) within this long.
+BEHIND_WINDOW_S = 2.0
+
+
+class RecentLateness:
+    """Whether the engine was late within the last :data:`BEHIND_WINDOW_S`: a state that ends once it
+    keeps up again (the engine's counters only grow)."""
+
+    def __init__(self) -> None:
+        self.late_count = 0
+        self.last_late_s = -math.inf
+
+    def behind(self, late_count: int, now_s: float) -> bool:
+        if late_count != self.late_count:
+            self.late_count, self.last_late_s = late_count, now_s
+        return now_s - self.last_late_s < BEHIND_WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,7 @@ class LiveSession:
         self.phase: Phase = "stopped"
         self.start_error: str | None = None
         self._starter: threading.Thread | None = None
+        self._lateness = RecentLateness()
 
     @property
     def running(self) -> bool:
@@ -125,6 +146,7 @@ class LiveSession:
                 audio.stream.close()
             raise
         self.engine, self.updater, self.stream = engine, updater, audio
+        self._lateness = RecentLateness()
         engine.set_controls(**asdict(self.controls))  # changed while the stream was starting
         if self.query != query:  # typed while the stream was starting
             updater.request(self.query)
@@ -215,18 +237,20 @@ class LiveSession:
         engine = self.engine
         stats = engine.stats.snapshot()
         settings = engine.settings.stream
+        behind = self._lateness.behind(stats["dropouts"] + stats["dropped_hops"], time.monotonic())
+        fallback = "the dry input" if engine.settings.fallback == "dry" else "silence"
+        audio = "separating"
         warning = None
         if engine.failure is not None:
-            warning = f"separation stopped ({engine.failure!r}): playing the {engine.settings.fallback} input; press Stop"
+            audio = f"stopped: playing {fallback}"
+            warning = f"separation stopped ({engine.failure!r}): playing {fallback}; press Stop"
+        elif behind or stats["rtf"] > KEEP_UP_RTF:
+            audio = f"behind: playing {fallback} where late" if behind else audio
+            warning = f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): {_remedy(settings.hop_samples)}"
         elif stats["nonfinite_samples"]:
             warning = f"{stats['nonfinite_samples']} NaN or infinite samples were silenced: check the input and the model"
         elif engine.separator.window_pass.fallback_reason:
             warning = engine.separator.window_pass.fallback_reason
-        elif stats["rtf"] > KEEP_UP_RTF or stats["dropped_hops"]:
-            warning = (
-                f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): "
-                f"raise the hop above {samples_to_ms(settings.hop_samples):.0f} ms or use a smaller model"
-            )
         device_latency = self.stream.device_latency_s if self.stream is not None else 0.0
         return stats | {
             "model": self.model_name,
@@ -242,8 +266,19 @@ class LiveSession:
             "query_state": self.updater.state if self.updater else "idle",
             "query_error": self.updater.error if self.updater and self.updater.state == "error" else None,
             "recording": (self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
+            "behind": behind,
+            "audio": audio,
             "warning": warning,
         }
+
+
+def _remedy(hop_samples: int) -> str:
+    """What to do when the engine cannot keep up at this hop: the next larger hop the app offers, or,
+    at the largest, a smaller model or a GPU."""
+    larger = [hop_ms for hop_ms in HOP_CHOICES_MS if hop_ms > samples_to_ms(hop_samples)]
+    if larger:
+        return f"choose a hop of {larger[0]} ms or more, or use a smaller model"
+    return "use a smaller model, or a GPU (the hop is at its largest)"
 
 
 def _device_name(separator: StreamingSeparator) -> str:

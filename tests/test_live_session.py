@@ -2,8 +2,12 @@
 
 import gc
 import threading
+import time
 import weakref
 
+from models.fast_path import optimize_for_inference
+from models.loading import load_separation_net
+from models.resunet import ResUNet30
 from models.separator import Separator, default_checkpoint
 from realtime.live_session import LiveSession, StreamChoice
 from tests.live_audio import RATE_HZ
@@ -47,3 +51,43 @@ def test_a_start_before_any_model_is_a_failed_state_that_says_why():
     session.stop()  # waits for the start under way
     assert session.phase == "failed" and "start again once a model has loaded" in session.start_error
     assert session.status()["start_error"] == session.start_error and not session.running
+
+
+def _wait_for(condition, timeout_s=15.0):
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+class SlowNet(ResUNet30):
+    """A test double: the bundled net, with ``delay_s`` added to every forward pass."""
+
+    delay_s = 0.0
+
+    def separate_with_spectra(self, mixture, film):
+        time.sleep(self.delay_s)
+        return super().separate_with_spectra(mixture, film)
+
+
+def test_behind_is_a_state_that_says_what_to_do_and_ends_when_the_engine_keeps_up(jack):
+    bundled = Separator.from_checkpoint(default_checkpoint())
+    plain = load_separation_net(default_checkpoint())
+    slow = SlowNet(plain.config).eval()
+    slow.load_state_dict(plain.state_dict())
+    net = optimize_for_inference(slow)  # as fast as the bundled model, until slowed down
+    session = LiveSession(Separator(net, lambda: bundled.query_net), "slow double")
+    session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
+    try:
+        _wait_for(lambda: not session.status()["behind"])  # a busy machine may be late at first
+        status = session.status()
+        assert status["audio"] == "separating" and status["warning"] is None, status
+        net.delay_s = 0.6  # three hops' time per hop
+        _wait_for(lambda: session.status()["behind"])
+        status = session.status()
+        assert status["audio"] == "behind: playing the dry input where late"
+        assert "choose a hop of 400 ms or more" in status["warning"]
+        net.delay_s = 0.0
+        _wait_for(lambda: not session.status()["behind"])
+        assert session.status()["audio"] == "separating"  # the state ends once it keeps up again
+    finally:
+        session.stop()
