@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import ctypes.util
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +16,58 @@ if TYPE_CHECKING:
     from PyQt6.QtWidgets import QWidget
 
     from gui.main_window import MainWindow
+
+
+# Libraries Qt's X11 (xcb) platform plugin needs beyond a minimal desktop, and their packages on
+# Debian/Ubuntu, Fedora and Arch. libxcb-cursor is opened at run time, so ldd does not list it.
+XCB_PACKAGES = {
+    "libxcb-cursor.so.0": ("libxcb-cursor0", "xcb-util-cursor", "xcb-util-cursor"),
+    "libxcb-icccm.so.4": ("libxcb-icccm4", "xcb-util-wm", "xcb-util-wm"),
+    "libxcb-keysyms.so.1": ("libxcb-keysyms1", "xcb-util-keysyms", "xcb-util-keysyms"),
+    "libxcb-image.so.0": ("libxcb-image0", "xcb-util-image", "xcb-util-image"),
+    "libxcb-render-util.so.0": ("libxcb-render-util0", "xcb-util-renderutil", "xcb-util-renderutil"),
+    "libxkbcommon-x11.so.0": ("libxkbcommon-x11-0", "libxkbcommon-x11", "libxkbcommon-x11"),
+}
+INSTALLERS = ("sudo apt install", "sudo dnf install", "sudo pacman -S")
+
+
+def missing_window_libraries() -> list[str]:
+    """The libraries Qt's xcb plugin cannot find on this system (``ldd`` on the plugin, and a lookup
+    of those it opens at run time)."""
+    import PyQt6
+
+    plugin = Path(PyQt6.__file__).parent / "Qt6" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.is_file() or shutil.which("ldd") is None:
+        return []
+    listing = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True).stdout
+    missing = unresolved_libraries(listing)
+    if ctypes.util.find_library("xcb-cursor") is None:
+        missing.insert(0, "libxcb-cursor.so.0")
+    return missing
+
+
+def unresolved_libraries(ldd_listing: str) -> list[str]:
+    """``libfoo.so.1 => not found`` lines of an ``ldd`` listing -> their names, once each, in order."""
+    names = [line.split("=>")[0].strip() for line in ldd_listing.splitlines() if "=> not found" in line]
+    return list(dict.fromkeys(names))
+
+
+def window_libraries_advice(missing: list[str]) -> str:
+    """What to install for ``missing``, one command per distribution."""
+    known = [XCB_PACKAGES[name] for name in missing if name in XCB_PACKAGES]
+    commands = [f"  {installer} {' '.join(packages[i] for packages in known)}" for i, installer in enumerate(INSTALLERS)]
+    return (
+        f"Qt cannot open a window: it needs {', '.join(missing)}. Install them:\n" + "\n".join(commands)
+        + "\n(Debian/Ubuntu, Fedora, Arch). Or run without a display: QT_QPA_PLATFORM=offscreen."
+    )
+
+
+def _opens_x11_windows() -> bool:
+    """Qt will use its xcb plugin: asked to, or by default on Linux outside a Wayland session."""
+    platform = os.environ.get("QT_QPA_PLATFORM")
+    if platform is not None:
+        return platform == "xcb"
+    return sys.platform.startswith("linux") and not os.environ.get("WAYLAND_DISPLAY")
 
 
 def starting_screen() -> QWidget:
@@ -44,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lass-gui", description="Separate anything you describe, live.")
     parser.add_argument("--checkpoint", type=Path, help="model to start with (default: the bundled model)")
     args = parser.parse_args(argv)
+
+    if _opens_x11_windows() and (missing := missing_window_libraries()):
+        print(f"lass-gui: error: {window_libraries_advice(missing)}", file=sys.stderr)
+        return 2
 
     from PyQt6.QtWidgets import QApplication
 

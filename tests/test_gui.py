@@ -236,3 +236,19 @@ def test_example_clip_with_a_text_only_model_says_what_to_do(window, qtbot, monk
     callbacks = window.session.engine.stats.callbacks
     qtbot.wait(300)
     assert window.session.engine.stats.callbacks > callbacks
+
+
+def test_missing_window_libraries_are_named_with_what_to_install():
+    from gui.app import unresolved_libraries, window_libraries_advice
+
+    listing = (
+        "\tlibQt6XcbQpa.so.6 => /opt/qt/lib/libQt6XcbQpa.so.6 (0x7f)\n"
+        "\tlibxcb-icccm.so.4 => not found\n"
+        "\tlibxcb-keysyms.so.1 => not found\n"
+        "\tlibxcb-icccm.so.4 => not found\n"
+    )
+    missing = unresolved_libraries(listing)
+    assert missing == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
+    advice = window_libraries_advice(["libxcb-cursor.so.0", *missing])
+    assert "sudo apt install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1" in advice
+    assert "sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms" in advice
