@@ -115,6 +115,10 @@ class Engine:
         self._gains = controls.gains()
         self._reset_stream(0)
 
+    def sibling(self) -> Engine:
+        """A new engine with this one's net, condition, settings and controls (another channel)."""
+        return Engine(self.separator.net, self.separator.film, self.settings, self.controls)
+
     @property
     def latency_ms(self) -> float:
         return 1000.0 * self.latency_samples / self.settings.device_rate_hz

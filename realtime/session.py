@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
+
+import numpy as np
 
 from audio.files import AudioSink, AudioSource
 from models.config import samples_to_ms
@@ -29,17 +32,20 @@ def describe_settings(engine: Engine) -> str:
 
 
 def stream_file(engine: Engine, source_path: Path, output_path: Path, realtime: bool, repair_nonfinite: bool = False) -> None:
-    """The mono mix of an audio file through ``engine`` (built for the file's rate), block by block into
-    ``output_path`` (written atomically: nothing is left if the stream fails)."""
+    """An audio file through ``engine`` (built for the file's rate), block by block into ``output_path``
+    (written atomically: nothing is left if the stream fails). Every channel is kept: each goes
+    through an engine of its own (:meth:`Engine.sibling`), all fed together."""
     with AudioSource(source_path) as source:
         if not repair_nonfinite:
             source.check_finite()
-        with AudioSink(output_path, source.sample_rate_hz, 1, source.subtype) as sink, running(engine):
-            feed = EngineFeed(engine, realtime)
+        engines = [engine] + [engine.sibling() for _ in range(source.channels - 1)]
+        with AudioSink(output_path, source.sample_rate_hz, source.channels, source.subtype) as sink, ExitStack() as workers:
+            feeds = [EngineFeed(workers.enter_context(running(each)), realtime) for each in engines]
             for block in source.blocks(repair_nonfinite=repair_nonfinite):
-                sink.write(feed.push(block.mean(axis=0))[None])
-            sink.write(feed.finish()[None])
-    print(_status(engine), file=sys.stderr)
+                sink.write(np.stack([feed.push(channel) for feed, channel in zip(feeds, block)]))
+            sink.write(np.stack([feed.finish() for feed in feeds]))
+    for channel, each in enumerate(engines, 1):
+        print(("" if len(engines) == 1 else f"channel {channel}: ") + _status(each), file=sys.stderr)
 
 
 def stream_devices(engine: Engine, input_device: int | None, output_device: int | None, seconds: float | None) -> None:

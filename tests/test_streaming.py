@@ -161,6 +161,27 @@ def test_stream_command_file_mode_matches_the_engine(stream_command, tmp_path):
     np.testing.assert_allclose(read_audio(tmp_path / "out.wav").samples[0], x, atol=1e-6)  # fully dry
 
 
+def test_stream_command_file_mode_keeps_every_channel(stream_command, tmp_path):
+    """Each channel of a stereo file streams as that channel alone would."""
+    from audio.files import read_audio, write_audio
+    from cli.main import main
+
+    x, args = stream_command(1.5)
+    y = np.roll(x, 4_800)[::-1].copy()
+    common = ["--hop-ms", "100"]
+    assert main(args + common) == 0
+    mono_x = read_audio(tmp_path / "out.wav").samples[0]
+    write_audio(tmp_path / "mix.wav", y[None], 48_000, "FLOAT")
+    assert main(args + common) == 0
+    mono_y = read_audio(tmp_path / "out.wav").samples[0]
+    write_audio(tmp_path / "mix.wav", np.stack([x, y]), 48_000, "FLOAT")
+    assert main(args + common) == 0
+    stereo = read_audio(tmp_path / "out.wav")
+    assert stereo.samples.shape == (2, len(x))
+    np.testing.assert_allclose(stereo.samples[0], mono_x, atol=1e-6)
+    np.testing.assert_allclose(stereo.samples[1], mono_y, atol=1e-6)
+
+
 class IdentityNet:
     """A test double for the separation net whose estimate is its input: streamed through any setting,
     the output must then be the input itself, sample for sample, from the first to the last."""
