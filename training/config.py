@@ -38,6 +38,7 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     threads: int | None = None
+    room_effects: bool = True  # reverberation, EQ and background noise on training mixtures
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +66,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-nodes", type=int, default=TrainConfig.num_nodes)
     parser.add_argument("--strategy", default=TrainConfig.strategy)
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    parser.add_argument(
+        "--dry-mixing", action="store_true",
+        help="mix training sources dry (the bundled model's recipe) instead of with room effects",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -74,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
-        threads=args.threads,
+        threads=args.threads, room_effects=not args.dry_mixing,
     )
 
 

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from audio.files import read_audio, resample
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.config import DEFAULT_SEGMENT_SAMPLES
+from training.effects import RoomEffects, in_a_room, with_background
 from training.sources import PHRASINGS, SOUND_CLASSES, SoundClass
 
 SPLITS = {"train": 0, "heldout": 1}
@@ -207,11 +208,15 @@ def _read_captions(path: Path) -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class MixConfig:
+    """How mixtures are drawn. ``effects`` puts each source in a room and adds background noise
+    (:mod:`training.effects`); None mixes the sources dry, as the evaluation sets do."""
+
     segment_samples: int = DEFAULT_SEGMENT_SAMPLES
-    snr_db_range: tuple[float, float] = (-5.0, 5.0)
+    snr_db_range: tuple[float, float] = (-5.0, 10.0)
     third_source_probability: float = 0.25
     level_dbfs_range: tuple[float, float] = (-30.0, -12.0)
     peak_limit: float = 0.99
+    effects: RoomEffects | None = None
 
 
 def rms(x: np.ndarray) -> float:
@@ -269,9 +274,16 @@ class Mixtures(Dataset):
         n = self.config.segment_samples
         target = self.pool.audio(rng, target_label, n)
         interferers = [self.pool.audio(rng, candidates[int(k)], n) for k in others]
+        effects = self.config.effects
+        if effects is not None:
+            target, interferers = in_a_room(rng, target, effects), [in_a_room(rng, x, effects) for x in interferers]
         snr_db = self.snr_db if self.snr_db is not None else rng.uniform(*self.config.snr_db_range)
         level = rng.uniform(*self.config.level_dbfs_range)
         mixture, target = mix_sources(target, interferers, snr_db, level, self.config.peak_limit)
+        if effects is not None:
+            mixture = with_background(rng, mixture, effects)
+            gain = min(1.0, self.config.peak_limit / (np.abs(mixture).max() + EPS))
+            mixture, target = mixture * gain, target * gain
         return {
             "mixture": torch.from_numpy(mixture[None]),
             "target": torch.from_numpy(target[None]),

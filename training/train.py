@@ -33,6 +33,7 @@ from training.data import (
     MixConfig,
     Mixtures,
 )
+from training.effects import RoomEffects
 from training.task import SeparationTask
 
 BUNDLE_NAME = "model.safetensors"
@@ -64,7 +65,9 @@ class MixtureData(L.LightningDataModule):
         else:
             self.train_pool = GeneratedSources("train", TRAIN_PHRASING_PROBABILITY)
             self.val_pool = GeneratedSources("heldout")
-        self.mix = MixConfig(segment_samples=config.segment_samples)
+        effects = RoomEffects() if config.room_effects else None
+        self.mix = MixConfig(segment_samples=config.segment_samples, effects=effects)
+        self.validation_mix = MixConfig(segment_samples=config.segment_samples)  # dry, as lass eval mixes
 
     def train_dataloader(self) -> DataLoader:
         c = self.config
@@ -74,7 +77,7 @@ class MixtureData(L.LightningDataModule):
         return DataLoader(data, batch_size=c.batch_size, num_workers=c.num_workers, persistent_workers=c.num_workers > 0)
 
     def val_dataloader(self) -> DataLoader:
-        data = Mixtures(self.val_pool, self.config.val_items, self.config.seed, "heldout", self.mix, balanced=True)
+        data = Mixtures(self.val_pool, self.config.val_items, self.config.seed, "heldout", self.validation_mix, balanced=True)
         return DataLoader(data, batch_size=self.config.batch_size, num_workers=self.config.num_workers)
 
 
