@@ -18,15 +18,18 @@ from PyQt6.QtWidgets import (
     QMessageBox, QProgressBar, QPushButton, QRadioButton, QSlider, QVBoxLayout, QWidget,
 )
 
+from gui.meters import LevelMeter
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
 from models.separator import Separator, default_checkpoint, official_checkpoint
 from realtime.audio_io import list_devices
-from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, peak_db
+from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
 RECENT_QUERIES = 12
 RATES_HZ = (32_000, 44_100, 48_000)
+QUERY_STATE_WIDTH_PX = 220
+SLIDER_VALUE_WIDTH_PX = 70
 
 
 class MainWindow(QMainWindow):
@@ -104,13 +107,28 @@ class MainWindow(QMainWindow):
         modes.addButton(self.remove)
         self.remove.toggled.connect(lambda on: self.session.set_controls(remove=on))
         self.wet = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=100)
-        self.wet.valueChanged.connect(lambda v: self.session.set_controls(wet=v / 100))
+        self.wet_value = QLabel("")
+        self.wet.valueChanged.connect(self._wet_changed)
         self.gain = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=200, value=100)
-        self.gain.valueChanged.connect(lambda v: self.session.set_controls(output_gain=v / 100))
+        self.gain_value = QLabel("")
+        self.gain.valueChanged.connect(self._gain_changed)
+        self.query_state.setMinimumWidth(QUERY_STATE_WIDTH_PX)  # a longer state never shifts the controls
+        for label in (self.wet_value, self.gain_value):
+            label.setMinimumWidth(SLIDER_VALUE_WIDTH_PX)
         for widget in (QLabel("Query"), self.query, self.example_clip, self.query_state, self.isolate, self.remove,
-                       QLabel("Dry/wet"), self.wet, QLabel("Gain"), self.gain):
+                       QLabel("Dry/wet"), self.wet, self.wet_value, QLabel("Gain"), self.gain, self.gain_value):
             row.addWidget(widget)
+        self._wet_changed(self.wet.value())
+        self._gain_changed(self.gain.value())
         return row
+
+    def _wet_changed(self, percent: int) -> None:
+        self.wet_value.setText(f"{percent} % wet")
+        self.session.set_controls(wet=percent / 100)
+
+    def _gain_changed(self, percent: int) -> None:
+        self.gain_value.setText("-inf dB" if percent == 0 else f"{20 * np.log10(percent / 100):+.1f} dB")
+        self.session.set_controls(output_gain=percent / 100)
 
     def _build_model_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -132,14 +150,15 @@ class MainWindow(QMainWindow):
         box = QWidget()
         grid = QGridLayout(box)
         self.graphics = graphics = pg.GraphicsLayoutWidget()
-        self.input_view = SpectrogramView(graphics.addPlot(row=0, col=0), "input", (MIN_DB, 0), "viridis")
-        self.mask_view = SpectrogramView(graphics.addPlot(row=1, col=0), "mask", (0, 1), "magma")
+        self.input_view = SpectrogramView(graphics.addPlot(row=0, col=0), "input", (MIN_DB, 0), "viridis", "dB")
+        self.mask_view = SpectrogramView(graphics.addPlot(row=1, col=0), "mask (the query's share)", (0, 1), "magma", "0..1")
         self.output_view = SpectrogramView(
-            graphics.addPlot(row=2, col=0), "separated target (input x mask)", (MIN_DB, 0), "viridis"
+            graphics.addPlot(row=2, col=0), "what you hear (mode, dry/wet and bypass applied)", (MIN_DB, 0), "viridis", "dB"
         )
-        self.level = QProgressBar(minimum=-60, maximum=0, orientation=Qt.Orientation.Vertical, textVisible=False)
+        self.input_meter, self.output_meter = LevelMeter("in"), LevelMeter("out")
         grid.addWidget(graphics, 0, 0)
-        grid.addWidget(self.level, 0, 1)
+        grid.addWidget(self.input_meter, 0, 1)
+        grid.addWidget(self.output_meter, 0, 2)
         return box
 
     def _shortcuts(self) -> None:
@@ -176,6 +195,8 @@ class MainWindow(QMainWindow):
         elif phase == "stopped":
             self.status.setText("stopped")
             self.warning.setText("")
+            self.input_meter.reset()
+            self.output_meter.reset()
 
     def _query_settled(self) -> None:
         text = self.query.currentText().strip()
@@ -250,11 +271,15 @@ class MainWindow(QMainWindow):
             f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
         )
         self.warning.setText(status["query_error"] or status["warning"] or "")
-        self.level.setValue(int(max(-60, peak_db(status["output_peak"]))))
+        now_s = time.monotonic()
+        self.input_meter.show_peak(status["input_peak"], now_s)
+        self.output_meter.show_peak(status["output_peak"], now_s)
         frames = self.session.frames()
         if frames is not None and frames.hop_index != self._last_hop:
             self._last_hop = frames.hop_index
-            views = (display_db(frames.input_magnitude), display_bins(frames.mask), display_db(frames.input_magnitude * frames.mask))
+            dry, target = self.session.engine.controls.gains()  # output = dry * input + target * separated
+            heard = frames.input_magnitude * np.abs(dry + target * frames.mask)
+            views = (display_db(frames.input_magnitude), display_bins(frames.mask), display_db(heard))
             self.pacer.add(np.stack(views, axis=1))
         due = self.pacer.take(time.monotonic())
         if due is not None:

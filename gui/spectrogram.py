@@ -1,4 +1,4 @@
-"""Scrolling spectrogram views, and the pacing that makes them scroll smoothly at the display rate.
+"""Scrolling spectrogram views (log frequency, with colour bars), and the pacing that makes them scroll smoothly at the display rate.
 
 The engine publishes one hop of frames at a time (10 ms frames, e.g. 10 of them every 100 ms). Drawn
 as they come, the views would jump ten times a second; :class:`ColumnPacer` releases the frames at
@@ -11,29 +11,53 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ
+from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, N_FREQ_BINS
 
 FRAME_S = HOP_LENGTH / MODEL_SAMPLE_RATE_HZ
 HISTORY_COLUMNS = 400  # 4 s of 10 ms frames
-DISPLAY_BINS = 256  # the 1024 lowest STFT bins, averaged in fours
+DISPLAY_BINS = 256  # rows, spaced evenly in log frequency
+LOWEST_HZ, HIGHEST_HZ = 40.0, MODEL_SAMPLE_RATE_HZ / 2
+TICKS_HZ = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
 MIN_DB = -80.0
 
 
-class SpectrogramView:
-    """A scrolling image of (time, frequency) with axes in seconds and Hz."""
+def log_frequency_weights(n_fft_bins: int = N_FREQ_BINS, rows: int = DISPLAY_BINS) -> np.ndarray:
+    """``(n_fft_bins, rows)``: each row averages the STFT bins between its edges (geometric midpoints
+    of log-spaced centres from ``LOWEST_HZ`` to ``HIGHEST_HZ``); a row narrower than a bin takes the
+    nearest bin. Columns sum to one."""
+    bin_hz = np.linspace(0, MODEL_SAMPLE_RATE_HZ / 2, n_fft_bins)
+    edges_hz = np.geomspace(LOWEST_HZ, HIGHEST_HZ, rows + 1)
+    weights = np.zeros((n_fft_bins, rows), dtype=np.float32)
+    for row in range(rows):
+        inside = (bin_hz >= edges_hz[row]) & (bin_hz < edges_hz[row + 1])
+        if inside.any():
+            weights[inside, row] = 1.0 / inside.sum()
+        else:
+            weights[np.argmin(np.abs(bin_hz - np.sqrt(edges_hz[row] * edges_hz[row + 1]))), row] = 1.0
+    return weights
 
-    def __init__(self, plot: pg.PlotItem, title: str, levels: tuple[float, float], colormap: str) -> None:
+
+LOG_FREQUENCY_WEIGHTS = log_frequency_weights()
+
+
+class SpectrogramView:
+    """A scrolling image of (time, frequency): time in seconds, frequency on a log axis in Hz, and a
+    colour bar saying what the colours mean."""
+
+    def __init__(self, plot: pg.PlotItem, title: str, levels: tuple[float, float], colormap: str, unit: str) -> None:
         plot.setTitle(title)
-        plot.setLabel("left", "frequency", units="Hz")
+        plot.setLabel("left", "frequency (Hz)")
         plot.setLabel("bottom", "time", units="s")
+        plot.getAxis("left").setTicks([[(np.log10(hz), f"{hz // 1000}k" if hz >= 1000 else str(hz)) for hz in TICKS_HZ]])
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get(colormap))
-        self.image.setLevels(levels)
         plot.addItem(self.image)
         self.data = np.full((DISPLAY_BINS, HISTORY_COLUMNS), levels[0], dtype=np.float32)
         seconds = HISTORY_COLUMNS * FRAME_S
         self.image.setImage(self.data, autoLevels=False)
-        self.image.setRect(-seconds, 0, seconds, MODEL_SAMPLE_RATE_HZ / 2)  # after the image: x in s, y in Hz
+        low, high = np.log10(LOWEST_HZ), np.log10(HIGHEST_HZ)
+        self.image.setRect(-seconds, low, seconds, high - low)  # after the image: x in s, y in log10(Hz)
+        self.legend = pg.ColorBarItem(values=levels, colorMap=pg.colormap.get(colormap), interactive=False, label=unit)
+        self.legend.setImageItem(self.image, insert_in=plot)
 
     def push(self, columns: np.ndarray) -> None:
         """Append ``(frames, DISPLAY_BINS)`` columns on the right."""
@@ -44,8 +68,9 @@ class SpectrogramView:
 
 
 def display_bins(frames: np.ndarray) -> np.ndarray:
-    """``(frames, 1025)`` -> ``(frames, DISPLAY_BINS)``: the lowest 1024 bins averaged in fours."""
-    return frames[:, : DISPLAY_BINS * 4].reshape(len(frames), DISPLAY_BINS, 4).mean(axis=2)
+    """``(frames, 1025)`` -> ``(frames, DISPLAY_BINS)`` on the log frequency axis (linear values kept:
+    a mask of 0.1 stays 0.1)."""
+    return frames @ LOG_FREQUENCY_WEIGHTS
 
 
 def display_db(magnitude: np.ndarray) -> np.ndarray:

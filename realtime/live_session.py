@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 
 from audio.files import read_audio, resample
@@ -288,7 +287,3 @@ def _device_name(separator: StreamingSeparator) -> str:
     dtype = str(net.compute_dtype or torch.float32).removeprefix("torch.")
     graph = ", CUDA graph" if isinstance(separator.window_pass, CudaGraphWindowPass) else ""
     return f"{'GPU' if net.device.type == 'cuda' else 'CPU'}, {dtype}{graph}"
-
-
-def peak_db(peak: float) -> float:
-    return float(20 * np.log10(max(peak, 1e-6)))

@@ -150,6 +150,8 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     output, recorded_input = _recorded(window, tmp_path)
     steady = slice(len(output) // 2, None)  # after the gain ramp
     np.testing.assert_allclose(output[steady], recorded_input[steady], atol=1e-6)  # bypass: the dry input
+    newest = slice(-20, None)  # what you hear is the input while bypassed
+    np.testing.assert_allclose(window.output_view.data[:, newest], window.input_view.data[:, newest], atol=1e-4)
 
     paths = window.session.start_recording(tmp_path / "rec")
     qtbot.waitUntil(lambda: window.recording.text() == f"● REC 0:00 → {paths[0]}", timeout=2000)  # where it goes
@@ -162,6 +164,7 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     assert np.abs(output[steady] - recorded_input[steady]).max() > 1e-3, (window.session.status(), window.session.engine.controls, window.session.engine.separator.infer)  # remove changes the sound
     assert window.session.engine.stats.dropouts == 0
     assert window.session.engine.controls.remove
+    assert np.abs(window.output_view.data[:, newest] - window.input_view.data[:, newest]).max() > 1.0  # removed, in dB
     assert len(list((tmp_path / "rec").glob("lass-*-output.wav"))) == 2  # the second did not replace the first
 
     qtbot.wait(300)
@@ -252,3 +255,24 @@ def test_missing_window_libraries_are_named_with_what_to_install():
     advice = window_libraries_advice(["libxcb-cursor.so.0", *missing])
     assert "sudo apt install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1" in advice
     assert "sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms" in advice
+
+
+def test_level_meter_holds_its_peak_and_lights_on_clipping(qtbot):
+    from gui.meters import CLIP_HOLD_S, PEAK_HOLD_S, LevelMeter
+
+    meter = LevelMeter("out")
+    qtbot.addWidget(meter)
+    meter.show_peak(0.5, now_s=10.0)
+    assert meter.reading.text() == "-6.0 dBFS" and not meter.clipping
+    meter.show_peak(0.1, now_s=10.5)
+    assert meter.reading.text() == "-6.0 dBFS" and meter.bar.value() == -20  # the number holds, the bar follows
+    meter.show_peak(0.1, now_s=10.0 + PEAK_HOLD_S + 0.1)
+    assert meter.reading.text() == "-20.0 dBFS"
+    meter.show_peak(1.0, now_s=20.0)
+    assert meter.clipping and meter.reading.text() == "0.0 dBFS"
+    meter.show_peak(0.1, now_s=20.0 + CLIP_HOLD_S - 0.1)
+    assert meter.clipping  # still lit a while after
+    meter.show_peak(0.1, now_s=20.0 + CLIP_HOLD_S + 0.1)
+    assert not meter.clipping
+    meter.reset()
+    assert meter.reading.text() == "-inf dBFS" and meter.bar.value() == -60
