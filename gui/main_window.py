@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
 
     # --- the view timer ---------------------------------------------------------------
     def refresh(self) -> None:
+        self.session.keep_up()
         status = self.session.status()
         loading = f" · loading {self._loading_name}…" if self._loading_name else ""
         self.model_label.setText(f"Model: {status['model']}{loading}")
@@ -270,7 +271,7 @@ class MainWindow(QMainWindow):
             f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "
             f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
         )
-        self.warning.setText(status["query_error"] or status["warning"] or "")
+        self.warning.setText(status["query_error"] or status["warning"] or status["adaptation"] or "")
         now_s = time.monotonic()
         self.input_meter.show_peak(status["input_peak"], now_s)
         self.output_meter.show_peak(status["output_peak"], now_s)

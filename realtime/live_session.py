@@ -42,18 +42,31 @@ HOP_CHOICES_MS = (50, 100, 200, 400, 800, 1600)
 BEHIND_WINDOW_S = 2.0
 
 
+# With the hop on auto, an engine behind this long without a break is restarted at a larger hop.
+ADAPT_AFTER_S = 3.0
+
+
 class RecentLateness:
     """Whether the engine was late within the last :data:`BEHIND_WINDOW_S`: a state that ends once it
-    keeps up again (the engine's counters only grow)."""
+    keeps up again (the engine's counters only grow), and since when it has lasted."""
 
     def __init__(self) -> None:
         self.late_count = 0
         self.last_late_s = -math.inf
+        self.since_s: float | None = None  # when the current stretch of being behind began
 
     def behind(self, late_count: int, now_s: float) -> bool:
         if late_count != self.late_count:
+            if self.since_s is None or now_s - self.last_late_s >= BEHIND_WINDOW_S:
+                self.since_s = now_s
             self.late_count, self.last_late_s = late_count, now_s
         return now_s - self.last_late_s < BEHIND_WINDOW_S
+
+    def behind_for_s(self, now_s: float) -> float:
+        """How long the engine has been behind without a break (0 when it keeps up)."""
+        if self.since_s is None or now_s - self.last_late_s >= BEHIND_WINDOW_S:
+            return 0.0
+        return now_s - self.since_s
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,8 @@ class LiveSession:
         self.start_error: str | None = None
         self._starter: threading.Thread | None = None
         self._lateness = RecentLateness()
+        self.adapted_hop_ms: float | None = None  # the hop keep_up chose, with the hop on auto
+        self.adaptation: str | None = None
 
     @property
     def running(self) -> bool:
@@ -99,6 +114,7 @@ class LiveSession:
         """Open the stream with the current model and query, and return once it runs (raises if it
         cannot). The query is encoded once, here, and the hop measured if ``choice`` leaves it open."""
         self.stop()
+        self.adapted_hop_ms, self.adaptation = None, None
         self.choice = choice
         self.phase = "starting"
         try:
@@ -111,6 +127,26 @@ class LiveSession:
         """:meth:`start` on a helper thread, returning at once, for a window that must stay responsive:
         ``phase`` is ``starting`` until the stream runs, then ``running``, or ``failed`` with
         ``start_error``. :meth:`stop` waits for a start under way, then stops it."""
+        self.adapted_hop_ms, self.adaptation = None, None
+        self._start_thread(choice)
+
+    def keep_up(self) -> None:
+        """Called regularly (the window's timer). With the hop on auto, an engine that has been behind
+        for :data:`ADAPT_AFTER_S` is restarted in the background at the next larger hop the app offers;
+        ``adaptation`` says so. A hop the user chose is never changed (the warning says what to do)."""
+        if self.phase != "running" or self.choice is None or self.choice.hop_ms is not None or self.engine is None:
+            return
+        stats, now_s = self.engine.stats, time.monotonic()
+        self._lateness.behind(stats.dropouts + stats.dropped_hops, now_s)
+        hop_ms = samples_to_ms(self.engine.settings.stream.hop_samples)
+        larger = [choice_ms for choice_ms in HOP_CHOICES_MS if choice_ms > hop_ms]
+        if self._lateness.behind_for_s(now_s) < ADAPT_AFTER_S or not larger:
+            return
+        self.adapted_hop_ms = larger[0]
+        self.adaptation = f"the hop was raised from {hop_ms:.0f} to {larger[0]} ms to keep up"
+        self._start_thread(self.choice)
+
+    def _start_thread(self, choice: StreamChoice) -> None:
         self.stop()
         self.choice = choice
         self.phase = "starting"
@@ -130,7 +166,8 @@ class LiveSession:
         net, query = self.separator.separation_net, self.query
         with torch.inference_mode():
             film = net.film(self.embed(query))
-        stream = recommended_settings(net, film) if choice.hop_ms is None else settings_for_hop(ms_to_samples(choice.hop_ms))
+        hop_ms = choice.hop_ms if choice.hop_ms is not None else self.adapted_hop_ms
+        stream = recommended_settings(net, film) if hop_ms is None else settings_for_hop(ms_to_samples(hop_ms))
         engine = Engine(net, film, EngineSettings(choice.rate_hz, choice.block_frames, stream), self.controls)
         updater = QueryUpdater(engine, self.embed, self._query_state)
         updater.active = query
@@ -267,6 +304,7 @@ class LiveSession:
             "recording": (self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
             "behind": behind,
             "audio": audio,
+            "adaptation": self.adaptation,
             "warning": warning,
         }
 

@@ -9,7 +9,7 @@ from models.fast_path import optimize_for_inference
 from models.loading import load_separation_net
 from models.resunet import ResUNet30
 from models.separator import Separator, default_checkpoint
-from realtime.live_session import LiveSession, StreamChoice
+from realtime.live_session import ADAPT_AFTER_S, LiveSession, StreamChoice
 from tests.live_audio import RATE_HZ
 
 
@@ -70,12 +70,7 @@ class SlowNet(ResUNet30):
 
 
 def test_behind_is_a_state_that_says_what_to_do_and_ends_when_the_engine_keeps_up(jack):
-    bundled = Separator.from_checkpoint(default_checkpoint())
-    plain = load_separation_net(default_checkpoint())
-    slow = SlowNet(plain.config).eval()
-    slow.load_state_dict(plain.state_dict())
-    net = optimize_for_inference(slow)  # as fast as the bundled model, until slowed down
-    session = LiveSession(Separator(net, lambda: bundled.query_net), "slow double")
+    session, net = _slow_session()
     session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
     try:
         _wait_for(lambda: not session.status()["behind"])  # a busy machine may be late at first
@@ -89,5 +84,47 @@ def test_behind_is_a_state_that_says_what_to_do_and_ends_when_the_engine_keeps_u
         net.delay_s = 0.0
         _wait_for(lambda: not session.status()["behind"])
         assert session.status()["audio"] == "separating"  # the state ends once it keeps up again
+    finally:
+        session.stop()
+
+
+def _slow_session():
+    bundled = Separator.from_checkpoint(default_checkpoint())
+    plain = load_separation_net(default_checkpoint())
+    slow = SlowNet(plain.config).eval()
+    slow.load_state_dict(plain.state_dict())
+    net = optimize_for_inference(slow)  # as fast as the bundled model, until slowed down
+    return LiveSession(Separator(net, lambda: bundled.query_net), "slow double"), net
+
+
+def test_with_the_hop_on_auto_an_overloaded_engine_raises_its_hop_and_says_so(jack):
+    session, net = _slow_session()
+    session.start(StreamChoice(rate_hz=RATE_HZ))  # hop: auto
+    try:
+        first_hop_ms = session.status()["hop_ms"]
+        net.delay_s = 0.5
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (session.running and session.status()["hop_ms"] >= 800 and not session.status()["behind"]):
+            session.keep_up()  # the window's timer calls it
+            time.sleep(0.1)
+        status = session.status()
+        assert status["hop_ms"] == 800 > first_hop_ms  # in the app's steps, and no further than needed
+        assert status["adaptation"].startswith("the hop was raised from") and status["adaptation"].endswith("to 800 ms to keep up")
+        assert status["audio"] == "separating"
+    finally:
+        session.stop()
+
+
+def test_a_hop_the_user_chose_is_never_changed(jack):
+    session, net = _slow_session()
+    session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
+    try:
+        net.delay_s = 0.6
+        deadline = time.monotonic() + 2 * ADAPT_AFTER_S + 2
+        while time.monotonic() < deadline:
+            session.keep_up()
+            time.sleep(0.1)
+        status = session.status()
+        assert status["hop_ms"] == 200 and status["behind"] and status["adaptation"] is None
     finally:
         session.stop()
