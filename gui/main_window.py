@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
 
 from gui.meters import LevelMeter
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
+from models.queries import describe
 from models.separator import Separator, default_checkpoint, official_checkpoint
 from realtime.audio_io import list_devices
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice
@@ -265,7 +266,12 @@ class MainWindow(QMainWindow):
         elif self.recording.text().startswith("●"):  # stopped without the button (by the session)
             self.recording.setText("")
         state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status["query_state"], "")
-        self.query_state.setText(f"{state}: {status['query']}" if state == "active" and status["query"] else state)
+        if state != "active" or not status["query"]:
+            self.query_state.setText(state)
+        elif not self.query.currentText().strip() and isinstance(self.session.query, str):
+            self.query_state.setText(f"empty box: still {status['query']}")  # never a silent default
+        else:
+            self.query_state.setText(f"active: {status['query']}")
         self.status.setText(
             f"{status['audio']} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
             f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "
@@ -300,6 +306,7 @@ class MainWindow(QMainWindow):
         self.wet.setValue(int(s.value("wet", 100)))
         self.gain.setValue(int(s.value("gain", 100)))
         self.remove.setChecked(s.value("mode", "isolate") == "remove")
+        self.query.setEditText(describe(self.session.query))  # the box shows what is separated, from the start
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         s = self.settings

@@ -136,6 +136,8 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     _start(window, qtbot)
     assert window.session.running, window.warnings
     updater = window.session.updater
+    assert window.query.currentText() == "speech"  # the box shows what is separated from the start
+    window.query.lineEdit().clear()
     qtbot.keyClicks(window.query.lineEdit(), "a voice speaking")
     qtbot.wait(200)
     assert updater.encodings == 0  # still typing: nothing encoded yet
@@ -143,6 +145,9 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     qtbot.wait(1000)
     assert updater.encodings == 1  # exactly one embedding once the text settled
     assert window.query_state.text() == "active: a voice speaking"
+    window.query.lineEdit().clear()  # an empty box is a state, not a silent default
+    qtbot.waitUntil(lambda: window.query_state.text() == "empty box: still a voice speaking", timeout=2000)
+    qtbot.keyClicks(window.query.lineEdit(), "a voice speaking")
 
     window.session.start_recording(tmp_path / "rec")
     qtbot.mouseClick(window.bypass, qtbot_button())
