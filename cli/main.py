@@ -123,6 +123,7 @@ def run_separate(args: argparse.Namespace) -> None:
     with AudioSource(args.input):  # a file that cannot be used is said before the model loads
         pass
     separator = load_separator(args)
+    warn_about_unknown_sounds(separator, args.query)
     conditions = torch.cat([separator.condition(query) for query in queries])
     separator.separate_file(args.input, outputs, conditions, args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty())
     for path in outputs:
@@ -138,6 +139,19 @@ def run_embed(args: argparse.Namespace) -> None:
     np.save(encoded, condition)
     write_atomically(args.output, encoded.getvalue())
     print(f"wrote {args.output}")
+
+
+def warn_about_unknown_sounds(separator: Separator, texts: list[str]) -> None:
+    """Say on stderr which descriptions are far from every sound the model was trained on."""
+    for text in texts:
+        match = separator.nearest_sound(text)
+        if match is not None and not match.known:
+            print(
+                f"lass: warning: {text!r} is not a sound this model was trained on (nearest: {match.label}, "
+                f"similarity {match.text_similarity:.2f}); expect little separation. The official AudioSep "
+                "model (--official) knows far more sounds.",
+                file=sys.stderr,
+            )
 
 
 def load_separator(args: argparse.Namespace) -> Separator:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import torch
 
 from audio.files import AudioSource, check_output_place
+from cli.main import warn_about_unknown_sounds
 from models.config import ms_to_samples
 from models.queries import check_saved_condition, check_texts
 from models.resunet import FilmOffsets, ResUNet30
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace, load_separator: Callable[[argparse.Namespace],
         rate_hz = args.rate
         devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
     separator = load_separator(args)
+    if args.query:
+        warn_about_unknown_sounds(separator, [args.query])
     condition = separator.condition(args.embedding or args.query)
     engine = build_engine(separator.separation_net, condition, args, rate_hz)
     print(session.describe_settings(engine), file=sys.stderr)

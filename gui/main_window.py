@@ -23,7 +23,7 @@ from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, 
 from models.queries import describe
 from models.separator import Separator, default_checkpoint, official_checkpoint
 from realtime.audio_io import list_devices
-from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice
+from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
@@ -271,7 +271,8 @@ class MainWindow(QMainWindow):
         elif not self.query.currentText().strip() and isinstance(self.session.query, str):
             self.query_state.setText(f"empty box: still {status['query']}")  # never a silent default
         else:
-            self.query_state.setText(f"active: {status['query']}")
+            match = f" · {describe_match(status['query_match'])}" if status["query_match"] else ""
+            self.query_state.setText(f"active: {status['query']}{match}")
         self.status.setText(
             f"{status['audio']} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
             f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "

@@ -122,11 +122,29 @@ def load_query_net(
         state = read_state_dict(checkpoint) if state is None else state
         projection = QueryProjection()
         load_into(projection, strip_prefix(state, BUNDLE_QUERY_PREFIX + "projection."), checkpoint)
-        return MiniLmQueryNet(projection, _caption_memory(state, checkpoint))
+        return MiniLmQueryNet(projection, _caption_memory(state, checkpoint, metadata))
     return load_clap_query_net(checkpoint, tokenizer_dir, state)
 
 
-def _caption_memory(state: StateDict, checkpoint: Path) -> CaptionMemory | None:
+def caption_labels(labels: list[str]) -> str:
+    """A bundle's record of its caption memory's classes, one per text: runs of ``[label, count]``."""
+    runs: list[list] = []
+    for label in labels:
+        if runs and runs[-1][0] == label:
+            runs[-1][1] += 1
+        else:
+            runs.append([label, 1])
+    return json.dumps(runs)
+
+
+def _labels_from(record: str, checkpoint: Path) -> list[str]:
+    try:
+        return [str(label) for label, count in json.loads(record) for _ in range(int(count))]
+    except (ValueError, TypeError) as error:
+        raise ModelLoadingError(f"{checkpoint}: its caption labels are not [label, count] runs ({error}); export it again") from None
+
+
+def _caption_memory(state: StateDict, checkpoint: Path, metadata: dict[str, str]) -> CaptionMemory | None:
     memory = strip_prefix(state, BUNDLE_QUERY_PREFIX + "memory.")
     if not memory:
         return None
@@ -135,7 +153,8 @@ def _caption_memory(state: StateDict, checkpoint: Path) -> CaptionMemory | None:
             f"{checkpoint}: the caption memory should hold 'features' and 'temperature', found {sorted(memory)}; "
             "export the bundle again (lass train resumes and re-exports)"
         )
-    return CaptionMemory(memory["features"], float(memory["temperature"]))
+    labels = _labels_from(metadata["caption_labels"], checkpoint) if "caption_labels" in metadata else None
+    return CaptionMemory(memory["features"], float(memory["temperature"]), labels)
 
 
 def has_query_weights(state: StateDict) -> bool:

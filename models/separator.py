@@ -29,7 +29,7 @@ from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
 from models.loading import condition_from_file, has_query_weights, load_query_net, load_separation_net
-from models.minilm import MiniLmQueryNet
+from models.minilm import MiniLmQueryNet, NearestSound
 from models.queries import CONDITION_SUFFIX, Query, check_texts
 from models.resunet import ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES
@@ -115,6 +115,13 @@ class Separator:
             return condition_from_file(query)
         clip = read_audio(query)
         return self.embed_audio(clip.samples, clip.sample_rate_hz)
+
+    def nearest_sound(self, query: Query) -> NearestSound | None:
+        """For a description, the trained sound nearest to it and whether the model knows it; None
+        when the query network cannot say (CLAP, or a bundle without labelled caption memory)."""
+        if not isinstance(query, str) or not isinstance(self.query_net, MiniLmQueryNet):
+            return None
+        return self.query_net.nearest_sound(query)
 
     def embed_audio(self, samples: np.ndarray, sample_rate_hz: int) -> torch.Tensor:
         """An example clip ``(channels, frames)`` -> ``(1, 512)`` condition (channels averaged)."""

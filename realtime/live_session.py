@@ -25,6 +25,7 @@ from models.config import ms_to_samples, samples_to_ms
 from models.separator import Separator
 from realtime.audio_io import DuplexStream, FileInputStream
 from realtime.engine import Controls, Engine, EngineSettings
+from models.minilm import NearestSound
 from models.queries import Query, describe
 from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
@@ -104,6 +105,7 @@ class LiveSession:
         self._starter: threading.Thread | None = None
         self._lateness = RecentLateness()
         self.adapted_hop_ms: float | None = None  # the hop keep_up chose, with the hop on auto
+        self.query_match: tuple[Query, NearestSound | None] | None = None  # the last query encoded
         self.adaptation: str | None = None
 
     @property
@@ -211,7 +213,10 @@ class LiveSession:
             self.phase = "stopped"
 
     def embed(self, query: Query) -> torch.Tensor:
-        return self.separator.condition(query)
+        """The query's condition; also notes how near the query is to a sound the model knows."""
+        condition = self.separator.condition(query)
+        self.query_match = (query, self.separator.nearest_sound(query))
+        return condition
 
     def set_query(self, query: Query) -> None:
         """Encode ``query`` off the audio path; the previous query plays until it is ready (and stays
@@ -225,6 +230,11 @@ class LiveSession:
         if state == "active":
             self.query = query
         self.on_query_state(state, query)
+
+    def _active_match(self) -> NearestSound | None:
+        """How near the active query is to a sound the model knows (None if it cannot say)."""
+        match, active = self.query_match, self.updater.active if self.updater else None
+        return match[1] if match is not None and match[0] == active else None
 
     def set_controls(self, **changes: object) -> None:
         self.controls = replace(self.controls, **changes)
@@ -301,12 +311,20 @@ class LiveSession:
             "query": describe(self.updater.active) if self.updater and self.updater.active else None,
             "query_state": self.updater.state if self.updater else "idle",
             "query_error": self.updater.error if self.updater and self.updater.state == "error" else None,
+            "query_match": self._active_match(),
             "recording": (self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
             "behind": behind,
             "audio": audio,
             "adaptation": self.adaptation,
             "warning": warning,
         }
+
+
+def describe_match(match: NearestSound) -> str:
+    """E.g. ``unknown to this model (nearest: siren, 0.49)`` or ``like speech (0.90)``."""
+    if match.known:
+        return f"like {match.label} ({match.text_similarity:.2f})"
+    return f"unknown to this model (nearest: {match.label}, {match.text_similarity:.2f})"
 
 
 def _remedy(hop_samples: int) -> str:

@@ -115,3 +115,13 @@ def test_help_and_argument_errors_answer_without_loading_torch():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "usage: lass stream" in result.stderr
+
+
+def test_a_description_the_bundled_model_does_not_know_is_said(tmp_path, capsys):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.wav"
+    assert main(["separate", str(example), "-q", "a dog barking", "-q", "speech", "-o", str(tmp_path / "out.wav")]) == 0
+    error = capsys.readouterr().err
+    assert "'a dog barking' is not a sound this model was trained on (nearest: siren, similarity 0.49)" in error
+    assert "'speech'" not in error  # a known sound passes quietly

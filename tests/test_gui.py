@@ -144,7 +144,7 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: updater.active == "a voice speaking", timeout=5000)
     qtbot.wait(1000)
     assert updater.encodings == 1  # exactly one embedding once the text settled
-    assert window.query_state.text() == "active: a voice speaking"
+    assert window.query_state.text().startswith("active: a voice speaking · like speech (")
     window.query.lineEdit().clear()  # an empty box is a state, not a silent default
     qtbot.waitUntil(lambda: window.query_state.text() == "empty box: still a voice speaking", timeout=2000)
     qtbot.keyClicks(window.query.lineEdit(), "a voice speaking")

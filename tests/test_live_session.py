@@ -128,3 +128,16 @@ def test_a_hop_the_user_chose_is_never_changed(jack):
         assert status["hop_ms"] == 200 and status["behind"] and status["adaptation"] is None
     finally:
         session.stop()
+
+
+def test_the_status_says_whether_the_model_knows_the_active_description(jack):
+    session = LiveSession(Separator.from_checkpoint(default_checkpoint()), "bundled default")
+    session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
+    try:
+        assert session.status()["query_match"].known  # "speech", the default
+        session.set_query("a dog barking")
+        _wait_for(lambda: session.updater.active == "a dog barking")
+        match = session.status()["query_match"]
+        assert (match.label, match.known) == ("siren", False)
+    finally:
+        session.stop()

@@ -129,7 +129,10 @@ def test_train_command_writes_bundle_and_eval_scores_it(tmp_path):
     assert memory["texts"] == len(GeneratedSources("train", 0.5).texts())
     accuracy = memory["leave_one_caption_out_accuracy"]
     assert memory["temperature"] in TEMPERATURES and accuracy[str(memory["temperature"])] == max(accuracy.values())
-    assert load_query_net(bundle).memory.features.shape == (memory["texts"], 384)
+    query_net = load_query_net(bundle)
+    assert query_net.memory.features.shape == (memory["texts"], 384)
+    assert query_net.memory.labels == [t.label for t in GeneratedSources("train", 0.5).texts()]
+    assert query_net.nearest_sound("a siren wailing").label == "siren"
     out = tmp_path / "eval"
     assert main(["eval", "--checkpoint", str(bundle), "--per-class", "1", "--snr", "0", "--out", str(out)]) == 0
     result = json.loads(out.with_suffix(".json").read_text())

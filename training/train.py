@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from models.config import SeparationConfig
-from models.loading import load_query_net, load_separation_net, save_bundle
+from models.loading import caption_labels, load_query_net, load_separation_net, save_bundle
 from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
 from training.caption_memory import build_memory
@@ -104,6 +104,7 @@ class ExportBundle(L.Callback):
             memory, accuracy = build_memory(self.query_net, self.texts, self._features)
             if memory is not None:
                 state |= {f"memory.{k}": v for k, v in memory.state_dict().items()}
+                extra["caption_labels"] = caption_labels([t.label for t in self.texts])
                 extra["caption_memory"] = json.dumps(
                     {"texts": len(self.texts), "temperature": round(float(memory.temperature), 6),
                      "leave_one_caption_out_accuracy": {str(k): round(v, 4) for k, v in accuracy.items()}}
