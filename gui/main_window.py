@@ -22,7 +22,7 @@ from gui.meters import LevelMeter
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
 from models.queries import describe
 from models.separator import Separator, default_checkpoint, official_checkpoint
-from realtime.audio_io import list_devices
+from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
 
 VIEW_FPS = 30
@@ -56,6 +56,9 @@ class MainWindow(QMainWindow):
         self.warning.setStyleSheet("color: #c0392b")
         layout.addWidget(self.status)
         layout.addWidget(self.warning)
+        if self.no_devices:
+            self.status.setText("no audio devices")
+            self.warning.setText(NO_DEVICES)
         self.setCentralWidget(central)
         self._shortcuts()
         self._restore()
@@ -67,13 +70,15 @@ class MainWindow(QMainWindow):
     def _build_io_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.input_device, self.output_device, self.rate = QComboBox(), QComboBox(), QComboBox()
-        for device in list_devices():
+        devices = list_devices()
+        self.no_devices = not devices  # said in the warning line once the window is built
+        for device in devices:
             label = f"{device.index}: {device.name} ({device.default_rate_hz:.0f} Hz)"
             if device.max_input_channels:
                 self.input_device.addItem(label, device.index)
             if device.max_output_channels:
                 self.output_device.addItem(label, device.index)
-        default_rates = [int(d.default_rate_hz) for d in list_devices() if d.max_input_channels]
+        default_rates = [int(d.default_rate_hz) for d in devices if d.max_input_channels]
         for rate in sorted(set(RATES_HZ) | set(default_rates)):
             self.rate.addItem(f"{rate} Hz", rate)
         if default_rates:  # the device's own rate is the one that opens
@@ -194,8 +199,8 @@ class MainWindow(QMainWindow):
             self.status.setText(f"could not start: {status['start_error']}")
             QMessageBox.critical(self, "Cannot start audio", f"{status['start_error']}\n\nPick other devices or another sample rate.")
         elif phase == "stopped":
-            self.status.setText("stopped")
-            self.warning.setText("")
+            self.status.setText("no audio devices" if self.no_devices else "stopped")
+            self.warning.setText(NO_DEVICES if self.no_devices else "")
             self.input_meter.reset()
             self.output_meter.reset()
 

@@ -23,7 +23,7 @@ import torch
 from audio.files import read_audio, resample
 from models.config import ms_to_samples, samples_to_ms
 from models.separator import Separator
-from realtime.audio_io import DuplexStream, FileInputStream
+from realtime.audio_io import DuplexStream, FileInputStream, find_device
 from realtime.engine import Controls, Engine, EngineSettings
 from models.minilm import NearestSound
 from models.queries import Query, describe
@@ -192,8 +192,9 @@ class LiveSession:
 
     @staticmethod
     def _audio_stream(engine: Engine, choice: StreamChoice) -> DuplexStream | FileInputStream:
+        find_device(choice.output_device, "output")  # no server or no device: said plainly, not as PortAudio's -1
         if choice.input_file is None:
-            return DuplexStream(engine, choice.input_device, choice.output_device)
+            return DuplexStream(engine, find_device(choice.input_device, "input"), choice.output_device)
         clip = read_audio(choice.input_file)
         mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
         return FileInputStream(engine, mono, choice.output_device)

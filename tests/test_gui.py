@@ -281,3 +281,35 @@ def test_level_meter_holds_its_peak_and_lights_on_clipping(qtbot):
     assert not meter.clipping
     meter.reset()
     assert meter.reading.text() == "-inf dBFS" and meter.bar.value() == -60
+
+
+def test_with_no_audio_server_the_app_says_what_to_start(tmp_path):
+    """No server to reach (and no sound card): the window says so, and Start fails with the same words."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from PyQt6.QtCore import QSettings\n"
+        "from PyQt6.QtWidgets import QApplication\n"
+        "from gui.main_window import MainWindow\n"
+        "from models.separator import Separator, default_checkpoint\n"
+        "from realtime.live_session import LiveSession\n"
+        "app = QApplication(sys.argv[:1])\n"
+        "window = MainWindow(LiveSession(Separator.from_checkpoint(default_checkpoint()), 'bundled'),"
+        " QSettings(sys.argv[1], QSettings.Format.IniFormat))\n"
+        "window.refresh()\n"
+        "print(window.status.text())\n"
+        "print(window.warning.text())\n"
+        "window.hop.setCurrentIndex(window.hop.findData(400))\n"
+        "window.toggle_running()\n"
+        "window.session.stop()\n"
+        "print(window.session.phase, window.session.start_error)\n"
+    )
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "JACK_DEFAULT_SERVER": "no-such-server", "JACK_NO_START_SERVER": "1"}
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "s.ini")], capture_output=True, text=True, env=env, timeout=120)
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "no audio devices", result.stderr[-2000:]
+    assert lines[1].startswith("no audio devices: is an audio server running? Start PipeWire, PulseAudio or JACK")
+    assert lines[2].startswith("failed no audio devices: is an audio server running?")
