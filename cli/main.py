@@ -19,6 +19,7 @@ import numpy as np
 
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
 from audio.files import AudioFileError, AudioSource, check_output_place, read_audio, write_atomically
+from cli.batch import LOG_NAME, collect_jobs, is_batch, run_batch
 from models.errors import ModelLoadingError
 from models.queries import check_saved_condition, check_texts
 from realtime.errors import EngineFailure
@@ -49,13 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lass", description="Separate anything you describe.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    separate = commands.add_parser("separate", help="separate described sounds out of an audio file")
-    separate.add_argument("input", type=Path, help="audio file (any format libsndfile reads)")
+    separate = commands.add_parser("separate", help="separate described sounds out of audio files")
+    separate.add_argument(
+        "input", nargs="+",
+        help="audio file (any format libsndfile reads); several files, folders (recursive) or glob patterns "
+        "write into the folder -o, mirroring the inputs, and skip outputs that are already there",
+    )
     separate.add_argument("-q", "--query", action="append", default=[], help="description; repeat for several")
     separate.add_argument("--query-audio", type=Path, action="append", default=[], help="example clip as query")
     separate.add_argument("--embedding", type=Path, action="append", default=[], help="saved condition (.npy)")
     separate.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
-    separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query)")
+    separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query), or folder")
     separate.add_argument("--repair-nonfinite", action="store_true", help="make NaN or infinite input samples silence")
     _model_arguments(separate)
 
@@ -107,7 +112,7 @@ def output_paths(output: Path, labels: list[str]) -> list[Path]:
     return [output.with_name(f"{output.stem}-{i}-{slug}{output.suffix}") for i, slug in enumerate(slugs, 1)]
 
 
-def run_separate(args: argparse.Namespace) -> None:
+def run_separate(args: argparse.Namespace) -> int:
     import torch
 
     queries = [*args.query, *args.query_audio, *args.embedding]  # in the order of the output labels
@@ -117,17 +122,43 @@ def run_separate(args: argparse.Namespace) -> None:
         check_texts(args.query)
     for path in args.embedding:
         check_saved_condition(path)
-    outputs = output_paths(args.output, [q if isinstance(q, str) else q.stem for q in queries])
+    labels = [q if isinstance(q, str) else q.stem for q in queries]
+    if is_batch(args.input):
+        return _separate_many(args, queries, labels)
+    source = Path(args.input[0])
+    outputs = output_paths(args.output, labels)
     for path in outputs:  # before any work: a wrong place fails now, not after the separation
-        check_output_place(path, args.input, len(outputs))
-    with AudioSource(args.input):  # a file that cannot be used is said before the model loads
+        check_output_place(path, source, len(outputs))
+    with AudioSource(source):  # a file that cannot be used is said before the model loads
         pass
     separator = load_separator(args)
     warn_about_unknown_sounds(separator, args.query)
     conditions = torch.cat([separator.condition(query) for query in queries])
-    separator.separate_file(args.input, outputs, conditions, args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty())
+    separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty())
     for path in outputs:
         print(f"wrote {path}")
+    return 0
+
+
+def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -> int:
+    """Several inputs into the folder ``-o``: exit 0 when every file was separated (or was already),
+    1 when some failed (each is listed with its reason)."""
+    import torch
+
+    if args.output.is_file():
+        raise ValueError(f"-o {args.output} is a file: with several inputs, -o names a folder")
+    jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
+    if not jobs:
+        raise ValueError(f"no audio files in {', '.join(args.input)}")
+    separator = load_separator(args)
+    warn_about_unknown_sounds(separator, args.query)
+    conditions = torch.cat([separator.condition(query) for query in queries])
+    report = run_batch(separator, jobs, conditions, args.mode, args.repair_nonfinite, args.output / LOG_NAME)
+    print(report.summary())
+    for source, error in report.failed.items():
+        print(f"  failed: {source}: {error}")
+    print(f"log: {args.output / LOG_NAME}")
+    return EXIT_FAILURE if report.failed else 0
 
 
 def run_embed(args: argparse.Namespace) -> None:
@@ -201,14 +232,15 @@ def exit_on_sigterm() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        {"separate": run_separate, "embed": run_embed, "train": run_train, "library": run_library, "eval": run_eval, "stream": run_stream}[args.command](args)
+        handler = {"separate": run_separate, "embed": run_embed, "train": run_train, "library": run_library, "eval": run_eval, "stream": run_stream}
+        code = handler[args.command](args)
     except (ModelLoadingError, AudioFileError, ValueError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except EngineFailure as error:
         print(f"lass: error: {error}; nothing was written", file=sys.stderr)
         return EXIT_FAILURE
-    return 0
+    return code or 0
 
 
 def entry_point() -> int:

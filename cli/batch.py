@@ -1,0 +1,125 @@
+"""`lass separate` over many files: folders (recursive), glob patterns and lists of files, into an
+output folder that mirrors the inputs. The model and the conditions load once; every output is
+written atomically, so a rerun skips what is complete; a file that cannot be separated is reported
+with its reason (on the terminal and in the folder's JSON log) and never stops the others.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import soundfile as sf
+
+from audio.files import AudioFileError, check_output_place, write_atomically
+from models.errors import ModelLoadingError
+from realtime.errors import EngineFailure
+
+if TYPE_CHECKING:  # nothing heavy at import: the lass parser asks is_batch before torch loads
+    import torch
+
+    from models.separator import Mode, Separator
+
+LOG_NAME = "lass-separate.json"
+AUDIO_SUFFIXES = frozenset("." + name.lower() for name in sf.available_formats())
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and its outputs (one per query)."""
+
+    source: Path
+    outputs: tuple[Path, ...]
+
+
+def is_batch(inputs: list[str]) -> bool:
+    """Several inputs, a folder or a glob pattern: the output is a folder."""
+    return len(inputs) > 1 or any(Path(name).is_dir() or GLOB_CHARACTERS & set(name) for name in inputs)
+
+
+def collect_jobs(inputs: list[str], out_dir: Path, name_outputs: Callable[[Path], list[Path]]) -> list[Job]:
+    """The files behind ``inputs`` and where their outputs go: a folder's files (recursively, audio
+    extensions only) keep their path below it, a file or a glob match goes to the top of ``out_dir``.
+    ``name_outputs`` turns one output path into one per query. Raises ``ValueError`` for an input that
+    names nothing, and for two inputs that would write the same output."""
+    jobs, owners = [], {}
+    for name in inputs:
+        for source, relative in _files(name):
+            outputs = tuple(name_outputs(out_dir / relative))
+            for output in outputs:
+                if output in owners:
+                    raise ValueError(f"{source} and {owners[output]} would both write {output}: give them different names")
+                owners[output] = source
+            jobs.append(Job(source, outputs))
+    return jobs
+
+
+def _files(name: str) -> list[tuple[Path, Path]]:
+    """``(file, its path below the output folder)`` for one input argument."""
+    path = Path(name)
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        return [(p, p.relative_to(path)) for p in found]
+    if GLOB_CHARACTERS & set(name):
+        matches = sorted(Path(p) for p in glob.glob(name, recursive=True) if Path(p).is_file())
+        if not matches:
+            raise ValueError(f"no files match {name}")
+        return [(p, Path(p.name)) for p in matches]
+    if not path.is_file():
+        raise ValueError(f"input not found: {path}")
+    return [(path, Path(path.name))]
+
+
+@dataclass
+class BatchReport:
+    separated: list[str]
+    skipped: list[str]
+    failed: dict[str, str]
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+
+    def summary(self) -> str:
+        speed = f", {self.audio_s / self.wall_s:.1f}x real time" if self.wall_s > 0 and self.audio_s else ""
+        return (
+            f"separated {len(self.separated)}, skipped {len(self.skipped)} (already done), failed {len(self.failed)}; "
+            f"{self.audio_s / 3600:.3f} h of audio in {self.wall_s:.1f} s{speed}"
+        )
+
+
+def run_batch(
+    separator: Separator, jobs: list[Job], conditions: torch.Tensor, mode: Mode, repair_nonfinite: bool, log_path: Path
+) -> BatchReport:
+    """Separate every job whose outputs are not all there yet; report each file as it goes."""
+    report = BatchReport([], [], {})
+    started = time.monotonic()
+    for number, job in enumerate(jobs, 1):
+        prefix = f"[{number}/{len(jobs)}] {job.source}"
+        if all(output.is_file() for output in job.outputs):
+            report.skipped.append(str(job.source))
+            print(f"{prefix}: done already", flush=True)
+            continue
+        job_started = time.monotonic()
+        try:
+            check_output_place(job.outputs[0], job.source, len(job.outputs))
+            separator.separate_file(job.source, list(job.outputs), conditions, mode, repair_nonfinite)
+            seconds = sf.info(str(job.source)).duration
+        except (AudioFileError, ModelLoadingError, ValueError, EngineFailure, RuntimeError, OSError) as error:
+            report.failed[str(job.source)] = str(error)
+            print(f"{prefix}: FAILED: {error}", flush=True)
+            continue
+        report.separated.append(str(job.source))
+        report.audio_s += seconds
+        print(f"{prefix}: {seconds:.1f} s of audio in {time.monotonic() - job_started:.1f} s", flush=True)
+    report.wall_s = time.monotonic() - started
+    log = {"summary": report.summary(), "separated": report.separated, "skipped": report.skipped,
+           "failed": [{"input": source, "error": error} for source, error in report.failed.items()],
+           "audio_s": report.audio_s, "wall_s": report.wall_s}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(log_path, json.dumps(log, indent=1).encode())
+    return report

@@ -1,0 +1,78 @@
+"""`lass separate` over a folder: mirrored outputs, bad files reported (never stopping the others),
+reruns that skip what is done, outputs equal to single-file runs."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio.files import write_audio
+from cli.main import main
+
+# (relative path, rate, channels, seconds, subtype)
+GOOD = [
+    ("a.wav", 16_000, 1, 0.5, "PCM_16"),
+    ("b.flac", 44_100, 2, 1.2, "PCM_24"),
+    ("c.ogg", 48_000, 1, 0.8, "VORBIS"),
+    ("nested/d.wav", 22_050, 2, 2.0, "FLOAT"),
+    ("nested/deeper/e.flac", 32_000, 1, 11.0, "PCM_16"),  # two 10 s segments
+]
+BAD = ("corrupt.wav", "nested/empty.wav")  # bytes that are not audio; a valid file of zero samples
+
+
+@pytest.fixture
+def archive(tmp_path):
+    root = tmp_path / "in"
+    rng = np.random.default_rng(0)
+    for name, rate, channels, seconds, subtype in GOOD:
+        write_audio(root / name, (0.1 * rng.standard_normal((channels, int(seconds * rate)))).astype(np.float32), rate, subtype)
+    (root / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    sf.write(root / "nested" / "empty.wav", np.zeros((0, 1), np.float32), 32_000)
+    (root / "notes.txt").write_text("not audio: ignored")
+    return root
+
+
+def _run(archive, out, small_bundle, condition, capsys):
+    code = main(["separate", str(archive), "--embedding", condition, "--checkpoint", str(small_bundle), "-o", str(out)])
+    return code, capsys.readouterr().out
+
+
+def test_a_folder_separates_into_a_mirrored_tree_and_reports_bad_files(archive, small_bundle, tmp_path, capsys):
+    condition = tmp_path / "c.npy"
+    c = np.random.default_rng(1).standard_normal(512).astype(np.float32)
+    np.save(condition, c / np.linalg.norm(c))
+    out = tmp_path / "out"
+    code, printed = _run(archive, out, small_bundle, str(condition), capsys)
+    assert code == 1, printed
+    for name, rate, channels, seconds, subtype in GOOD:
+        info = sf.info(out / name)
+        assert (info.samplerate, info.channels, info.frames) == (rate, channels, int(seconds * rate)), name
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted([g[0] for g in GOOD] + ["lass-separate.json"])
+    log = json.loads((out / "lass-separate.json").read_text())
+    failed = {item["input"]: item["error"] for item in log["failed"]}
+    assert set(failed) == {str(archive / name) for name in BAD}
+    assert "contains no audio" in failed[str(archive / "nested/empty.wav")]
+    assert "cannot read" in failed[str(archive / "corrupt.wav")]
+    assert "separated 5, skipped 0 (already done), failed 2" in printed
+
+    # a rerun separates nothing, and reports the same failures
+    code, printed = _run(archive, out, small_bundle, str(condition), capsys)
+    assert code == 1 and "separated 0, skipped 5 (already done), failed 2" in printed
+    assert {item["input"] for item in json.loads((out / "lass-separate.json").read_text())["failed"]} == set(failed)
+
+    # outputs equal single-file runs
+    single = tmp_path / "single.flac"
+    assert main(["separate", str(archive / "b.flac"), "--embedding", str(condition), "--checkpoint", str(small_bundle), "-o", str(single)]) == 0
+    np.testing.assert_array_equal(sf.read(single)[0], sf.read(out / "b.flac")[0])
+
+
+def test_inputs_that_name_nothing_or_collide_are_refused_before_any_work(archive, small_bundle, tmp_path, capsys):
+    condition = tmp_path / "c.npy"
+    np.save(condition, np.full(512, 512**-0.5, np.float32))
+    common = ["--embedding", str(condition), "--checkpoint", str(small_bundle), "-o", str(tmp_path / "out")]
+    assert main(["separate", str(tmp_path / "nothing-*.wav"), *common]) == 2
+    assert "no files match" in capsys.readouterr().err
+    assert main(["separate", str(archive / "a.wav"), str(archive / "a.wav"), *common]) == 2
+    assert "would both write" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
