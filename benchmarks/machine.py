@@ -1,8 +1,8 @@
 """What a benchmark needs to know about the machine: its name, and whether anyone else was using it.
 
 Timings on a shared machine are only meaningful when the machine was quiet: ``ForeignLoad`` reads
-/proc/stat around a run and subtracts this process's own CPU time, so a run can be rejected when
-other processes took more than a fraction of the cores.
+/proc/stat around a run and subtracts the CPU time of this process and of the subprocesses it ran,
+so a run can be rejected when other processes took more than a fraction of the cores.
 """
 
 from __future__ import annotations
@@ -54,6 +54,12 @@ def _busy_jiffies() -> int:
     return sum(fields[:8]) - idle
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and of the child processes it has waited for (a benchmark's own
+    subprocesses are not foreign load)."""
+    return sum(os.times()[:4])
+
+
 @dataclass
 class ForeignLoad:
     """Context manager: ``cores`` is the average number of cores other processes kept busy."""
@@ -61,13 +67,13 @@ class ForeignLoad:
     cores: float = float("nan")
 
     def __enter__(self) -> ForeignLoad:
-        self._busy, self._own, self._wall = _busy_jiffies(), sum(os.times()[:2]), time.monotonic()
+        self._busy, self._own, self._wall = _busy_jiffies(), _own_cpu_s(), time.monotonic()
         return self
 
     def __exit__(self, *exc: object) -> None:
         ticks = os.sysconf("SC_CLK_TCK")
         busy_s = (_busy_jiffies() - self._busy) / ticks
-        own_s = sum(os.times()[:2]) - self._own
+        own_s = _own_cpu_s() - self._own
         self.cores = max(0.0, busy_s - own_s) / max(1e-9, time.monotonic() - self._wall)
 
     @property
