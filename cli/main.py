@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
-from audio.files import AudioFileError, AudioSource, check_output_place, read_audio, write_atomically
+from audio.files import AudioFileError, AudioSource, check_output_place, write_atomically
 from cli.batch import LOG_NAME, collect_jobs, is_batch, run_batch
 from models.errors import ModelLoadingError
 from models.queries import check_saved_condition, check_texts

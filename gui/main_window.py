@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 from gui.meters import LevelMeter
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
 from models.queries import describe
-from models.separator import Separator, default_checkpoint, official_checkpoint
+from models.separator import Separator, official_checkpoint
 from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
 

@@ -7,7 +7,6 @@ import torch
 
 from audio.files import read_audio, write_audio
 from cli.main import main
-from models.loading import load_separation_net
 from training.metrics import sdr
 
 

@@ -1,6 +1,5 @@
 """The desktop app, headless (Qt offscreen), driving the real engine through the JACK server."""
 
-import time
 from pathlib import Path
 
 import numpy as np
