@@ -20,15 +20,6 @@ SegmentFn = Callable[[torch.Tensor], torch.Tensor]
 """Separates one segment: ``(batch, 1, samples)`` -> ``(batch, 1, samples)``."""
 
 
-def segment_starts(total: int, segment: int, overlap: int) -> list[int]:
-    """Start offsets of full-length segments covering ``total`` samples, the last one ending at it."""
-    if total <= segment:
-        return [0]
-    hop = segment - overlap
-    starts = list(range(0, total - segment, hop))
-    return starts + [total - segment]
-
-
 def fade_weights(segment: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
     """``(segment,)`` trapezoid: linear fade-in/out over ``overlap`` samples except at the signal's ends."""
     weights = torch.ones(segment)
@@ -41,12 +32,12 @@ def fade_weights(segment: int, overlap: int, first: bool, last: bool) -> torch.T
 
 
 class SegmentStream:
-    """The segmenting of :func:`separate_long` over a signal that arrives in pieces.
+    """Overlapping segments over a signal that arrives in pieces.
 
     :meth:`push` takes the next ``(..., samples)`` of the mixture and returns the output samples that no
     later segment can change, in order; :meth:`finish` returns the rest. Together they return exactly
-    what :func:`separate_long` returns for the whole signal, while holding only about one segment of
-    input and output: a file of any length is separated in bounded memory. ``separate_segment`` maps
+    the whole signal's overlap-add (a signal up to one segment: one direct pass), while holding only
+    about one segment of input and output: a file of any length is separated in bounded memory. ``separate_segment`` maps
     ``(..., segment)`` to ``(..., segment)``; the output's leading shape may differ from the input's.
     """
 
@@ -120,19 +111,3 @@ class SegmentStream:
             self._input = self._input[..., keep_from - self._input_start :]
             self._input_start = keep_from
         return released
-
-
-def separate_long(
-    separate_segment: SegmentFn,
-    mixture: torch.Tensor,
-    segment_samples: int = MAX_SEGMENT_SAMPLES,
-    overlap_samples: int = DEFAULT_OVERLAP_SAMPLES,
-) -> torch.Tensor:
-    """Separate ``(batch, 1, samples)`` of any length with overlapping segments.
-
-    Signals up to ``segment_samples`` go through in one pass, identical to a direct call.
-    """
-    if mixture.shape[-1] <= segment_samples:
-        return separate_segment(mixture)
-    stream = SegmentStream(separate_segment, segment_samples, overlap_samples)
-    return torch.cat([stream.push(mixture), stream.finish()], dim=-1)
