@@ -20,6 +20,7 @@ import soxr
 
 MIN_SAMPLE_RATE_HZ = 4_000
 MAX_SAMPLE_RATE_HZ = 768_000
+RESAMPLER_QUALITY = "HQ"
 
 
 class AudioFileError(Exception):
@@ -243,4 +244,12 @@ def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     """High-quality resampling of ``(channels, frames)`` with soxr; identity when rates match."""
     if from_hz == to_hz:
         return samples
-    return np.ascontiguousarray(soxr.resample(samples.T, from_hz, to_hz, quality="HQ").T)
+    return np.ascontiguousarray(soxr.resample(samples.T, from_hz, to_hz, quality=RESAMPLER_QUALITY).T)
+
+
+def stream_resampler(from_hz: int, to_hz: int, channels: int) -> soxr.ResampleStream | None:
+    """soxr's streaming resampler of ``channels`` float32 channels (None when rates match): fed in
+    chunks, it returns what :func:`resample` returns for the whole signal."""
+    if from_hz == to_hz:
+        return None
+    return soxr.ResampleStream(from_hz, to_hz, channels, dtype="float32", quality=RESAMPLER_QUALITY)

@@ -1,8 +1,7 @@
 """Offline separation of audio that arrives in blocks: a file of any length in bounded memory.
 
-Blocks at the input's rate are resampled to 32 kHz with soxr's streaming resampler, segmented as
-:func:`models.windowing.separate_long` segments (through :class:`models.windowing.SegmentStream`), and
-resampled back, so that the result equals one pass over the whole signal sample for sample, while
+Blocks at the input's rate are resampled to 32 kHz with soxr's streaming resampler, segmented by
+:class:`models.windowing.SegmentStream` (overlapping 10 s segments, crossfaded), and resampled back, so that the result equals one pass over the whole signal sample for sample, while
 only about one 10 s segment of audio is held, whatever the length.
 """
 
@@ -11,15 +10,14 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import soxr
 import torch
 
+from audio.files import stream_resampler
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, N_FFT
 from models.resunet import FilmOffsets, ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES, SegmentStream
 
 MIN_MODEL_SAMPLES = N_FFT // 2 + 1  # what the centred STFT's reflect padding needs
-RESAMPLER_QUALITY = "HQ"  # as audio.files.resample: the streamed result equals its one-shot result
 
 Mode = Literal["isolate", "remove"]
 
@@ -49,8 +47,8 @@ class BlockSeparation:
         self.frames_in = 0
         self.frames_out = 0
         self._segments = SegmentStream(self._separate_segment, segment_samples, overlap_samples)
-        self._to_model = _resampler(rate_hz, MODEL_SAMPLE_RATE_HZ, channels)
-        self._from_model = _resampler(MODEL_SAMPLE_RATE_HZ, rate_hz, queries * channels)
+        self._to_model = stream_resampler(rate_hz, MODEL_SAMPLE_RATE_HZ, channels)
+        self._from_model = stream_resampler(MODEL_SAMPLE_RATE_HZ, rate_hz, queries * channels)
         self._unmatched = np.zeros((channels, 0), dtype=np.float32)  # input not yet matched by output (remove)
 
     @torch.inference_mode()
@@ -111,9 +109,3 @@ class BlockSeparation:
         count = isolated.shape[2]
         matched, self._unmatched = self._unmatched[:, :count], self._unmatched[:, count:]
         return matched[None] - isolated
-
-
-def _resampler(from_hz: int, to_hz: int, channels: int) -> soxr.ResampleStream | None:
-    if from_hz == to_hz:
-        return None
-    return soxr.ResampleStream(from_hz, to_hz, channels, dtype="float32", quality=RESAMPLER_QUALITY)

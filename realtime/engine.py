@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-import soxr
 
+from audio.files import stream_resampler
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.errors import EngineFailure
@@ -36,7 +36,6 @@ from realtime.stats import EngineStats
 from realtime.streaming import StreamingSeparator, StreamSettings
 
 WORKER_POLL_S = 0.001
-RESAMPLER_QUALITY = "HQ"
 
 
 @dataclass(frozen=True)
@@ -67,9 +66,9 @@ class EngineSettings:
 
 def resampler_lag_samples(from_hz: int, to_hz: int) -> int:
     """How many output samples a streaming soxr resampler holds back (measured once by feeding it)."""
-    if from_hz == to_hz:
+    stream = stream_resampler(from_hz, to_hz, 1)
+    if stream is None:
         return 0
-    stream = soxr.ResampleStream(from_hz, to_hz, 1, dtype="float32", quality=RESAMPLER_QUALITY)
     n_in = from_hz  # one second
     n_out = len(stream.resample_chunk(np.zeros(n_in, dtype=np.float32)))
     return math.ceil(n_in * to_hz / from_hz) - n_out
@@ -237,8 +236,7 @@ class Engine:
         """Start a fresh stream at input ``position``: new resamplers and context, output aligned there."""
         rate = self.settings.device_rate_hz
         self.separator.reset()
-        same = rate == MODEL_SAMPLE_RATE_HZ
-        self._to_model = None if same else soxr.ResampleStream(rate, MODEL_SAMPLE_RATE_HZ, 1, "float32", RESAMPLER_QUALITY)
-        self._to_device = None if same else soxr.ResampleStream(MODEL_SAMPLE_RATE_HZ, rate, 1, "float32", RESAMPLER_QUALITY)
+        self._to_model = stream_resampler(rate, MODEL_SAMPLE_RATE_HZ, 1)
+        self._to_device = stream_resampler(MODEL_SAMPLE_RATE_HZ, rate, 1)
         self._read_position = position
         self.output_ring.seek(position)
