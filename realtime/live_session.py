@@ -23,10 +23,10 @@ import torch
 from audio.files import read_audio, resample
 from models.config import ms_to_samples, samples_to_ms
 from models.separator import Separator
-from realtime.audio_io import DuplexStream, FileInputStream, find_device
-from realtime.engine import Controls, Engine, EngineSettings
 from models.minilm import NearestSound
 from models.queries import Query, describe
+from realtime.audio_io import DuplexStream, FileInputStream, find_device
+from realtime.engine import Controls, Engine, EngineSettings
 from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
 from realtime.streaming import SpectralFrames, StreamingSeparator
@@ -41,8 +41,6 @@ KEEP_UP_RTF = 0.8
 HOP_CHOICES_MS = (50, 100, 200, 400, 800, 1600)
 # The engine is "behind" while it has been late (a dropout, a dropped hop) within this long.
 BEHIND_WINDOW_S = 2.0
-
-
 # With the hop on auto, an engine behind this long without a break is restarted at a larger hop.
 ADAPT_AFTER_S = 3.0
 
@@ -115,10 +113,8 @@ class LiveSession:
     def start(self, choice: StreamChoice) -> None:
         """Open the stream with the current model and query, and return once it runs (raises if it
         cannot). The query is encoded once, here, and the hop measured if ``choice`` leaves it open."""
-        self.stop()
         self.adapted_hop_ms, self.adaptation = None, None
-        self.choice = choice
-        self.phase = "starting"
+        self._begin(choice)
         try:
             self._open(choice)
         except Exception as error:
@@ -140,18 +136,22 @@ class LiveSession:
             return
         stats, now_s = self.engine.stats, time.monotonic()
         self._lateness.behind(stats.dropouts + stats.dropped_hops, now_s)
-        hop_ms = samples_to_ms(self.engine.settings.stream.hop_samples)
-        larger = [choice_ms for choice_ms in HOP_CHOICES_MS if choice_ms > hop_ms]
-        if self._lateness.behind_for_s(now_s) < ADAPT_AFTER_S or not larger:
+        hop_samples = self.engine.settings.stream.hop_samples
+        larger_ms = next_hop_ms(hop_samples)
+        if self._lateness.behind_for_s(now_s) < ADAPT_AFTER_S or larger_ms is None:
             return
-        self.adapted_hop_ms = larger[0]
-        self.adaptation = f"the hop was raised from {hop_ms:.0f} to {larger[0]} ms to keep up"
+        self.adapted_hop_ms = larger_ms
+        self.adaptation = f"the hop was raised from {samples_to_ms(hop_samples):.0f} to {larger_ms} ms to keep up"
         self._start_thread(self.choice)
 
-    def _start_thread(self, choice: StreamChoice) -> None:
+    def _begin(self, choice: StreamChoice) -> None:
+        """Stop what runs, and enter the starting phase for ``choice``."""
         self.stop()
         self.choice = choice
         self.phase = "starting"
+
+    def _start_thread(self, choice: StreamChoice) -> None:
+        self._begin(choice)
         self._starter = threading.Thread(target=self._open_or_fail, args=(choice,), name="session-starter", daemon=True)
         self._starter.start()
 
@@ -328,12 +328,17 @@ def describe_match(match: NearestSound) -> str:
     return f"unknown to this model (nearest: {match.label}, {match.text_similarity:.2f})"
 
 
+def next_hop_ms(hop_samples: int) -> int | None:
+    """The smallest hop the app offers above ``hop_samples`` (None at the largest)."""
+    return next((hop_ms for hop_ms in HOP_CHOICES_MS if hop_ms > samples_to_ms(hop_samples)), None)
+
+
 def _remedy(hop_samples: int) -> str:
     """What to do when the engine cannot keep up at this hop: the next larger hop the app offers, or,
     at the largest, a smaller model or a GPU."""
-    larger = [hop_ms for hop_ms in HOP_CHOICES_MS if hop_ms > samples_to_ms(hop_samples)]
-    if larger:
-        return f"choose a hop of {larger[0]} ms or more, or use a smaller model"
+    larger_ms = next_hop_ms(hop_samples)
+    if larger_ms is not None:
+        return f"choose a hop of {larger_ms} ms or more, or use a smaller model"
     return "use a smaller model, or a GPU (the hop is at its largest)"
 
 
