@@ -26,6 +26,8 @@ from realtime.errors import EngineFailure
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
 if TYPE_CHECKING:
+    import torch
+
     from models.separator import Separator
 
 EXIT_FAILURE = 1
@@ -113,8 +115,6 @@ def output_paths(output: Path, labels: list[str]) -> list[Path]:
 
 
 def run_separate(args: argparse.Namespace) -> int:
-    import torch
-
     queries = [*args.query, *args.query_audio, *args.embedding]  # in the order of the output labels
     if not queries:
         raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
@@ -131,9 +131,7 @@ def run_separate(args: argparse.Namespace) -> int:
         check_output_place(path, source, len(outputs))
     with AudioSource(source):  # a file that cannot be used is said before the model loads
         pass
-    separator = load_separator(args)
-    warn_about_unknown_sounds(separator, args.query)
-    conditions = torch.cat([separator.condition(query) for query in queries])
+    separator, conditions = _load_with_conditions(args, queries)
     separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty())
     for path in outputs:
         print(f"wrote {path}")
@@ -143,22 +141,27 @@ def run_separate(args: argparse.Namespace) -> int:
 def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -> int:
     """Several inputs into the folder ``-o``: exit 0 when every file was separated (or was already),
     1 when some failed (each is listed with its reason)."""
-    import torch
-
     if args.output.is_file():
         raise ValueError(f"-o {args.output} is a file: with several inputs, -o names a folder")
     jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
     if not jobs:
         raise ValueError(f"no audio files in {', '.join(args.input)}")
-    separator = load_separator(args)
-    warn_about_unknown_sounds(separator, args.query)
-    conditions = torch.cat([separator.condition(query) for query in queries])
+    separator, conditions = _load_with_conditions(args, queries)
     report = run_batch(separator, jobs, conditions, args.mode, args.repair_nonfinite, args.output / LOG_NAME)
     print(report.summary())
     for source, error in report.failed.items():
         print(f"  failed: {source}: {error}")
     print(f"log: {args.output / LOG_NAME}")
     return EXIT_FAILURE if report.failed else 0
+
+
+def _load_with_conditions(args: argparse.Namespace, queries: list) -> tuple[Separator, torch.Tensor]:
+    """The model, and the conditions of ``queries`` in order (descriptions it does not know are said)."""
+    import torch
+
+    separator = load_separator(args)
+    warn_about_unknown_sounds(separator, args.query)
+    return separator, torch.cat([separator.condition(query) for query in queries])
 
 
 def run_embed(args: argparse.Namespace) -> None:
@@ -202,7 +205,7 @@ def load_separator(args: argparse.Namespace) -> Separator:
 def run_stream(args: argparse.Namespace) -> None:
     from cli.stream import run
 
-    run(args, load_separator)
+    run(args)
 
 
 def run_eval(args: argparse.Namespace) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-
 import torch
 
 from audio.files import AudioSource, check_output_place
-from cli.main import warn_about_unknown_sounds
+from cli.main import load_separator, warn_about_unknown_sounds
 from models.config import ms_to_samples
 from models.queries import check_saved_condition, check_texts
 from models.resunet import FilmOffsets, ResUNet30
-from models.separator import Separator
 from realtime import session
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.streaming import StreamSettings
@@ -23,7 +20,7 @@ from realtime.tuning import plan_for_latency, recommended_settings, settings_for
 DEFAULT_BLOCK_FRAMES = 512
 
 
-def run(args: argparse.Namespace, load_separator: Callable[[argparse.Namespace], Separator]) -> None:
+def run(args: argparse.Namespace) -> None:
     """`lass stream`: list devices, or build the engine and run it on a file or on sound cards."""
     if args.list_devices:
         devices = session.list_devices()
