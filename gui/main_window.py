@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
     QMessageBox, QProgressBar, QPushButton, QRadioButton, QSlider, QVBoxLayout, QWidget,
 )
 
-from gui.meters import LevelMeter
+from gui.meters import LevelMeter, dbfs
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
 from models.queries import describe
 from models.separator import Separator, official_checkpoint
@@ -56,12 +56,10 @@ class MainWindow(QMainWindow):
         self.warning.setStyleSheet("color: #c0392b")
         layout.addWidget(self.status)
         layout.addWidget(self.warning)
-        if self.no_devices:
-            self.status.setText("no audio devices")
-            self.warning.setText(NO_DEVICES)
         self.setCentralWidget(central)
         self._shortcuts()
         self._restore()
+        self._show_phase(self.session.status())  # e.g. "no audio devices" from the first paint
         self.debounce = QTimer(self, singleShot=True, interval=QUERY_SETTLE_MS, timeout=self._query_settled)
         self.timer = QTimer(self, interval=1000 // VIEW_FPS, timeout=self.refresh)
         self.timer.start()
@@ -133,7 +131,7 @@ class MainWindow(QMainWindow):
         self.session.set_controls(wet=percent / 100)
 
     def _gain_changed(self, percent: int) -> None:
-        self.gain_value.setText("-inf dB" if percent == 0 else f"{20 * np.log10(percent / 100):+.1f} dB")
+        self.gain_value.setText(f"{dbfs(percent / 100):+.1f} dB")
         self.session.set_controls(output_gain=percent / 100)
 
     def _build_model_row(self) -> QHBoxLayout:
@@ -294,7 +292,7 @@ class MainWindow(QMainWindow):
             heard = frames.input_magnitude * np.abs(dry + target * frames.mask)
             views = (display_db(frames.input_magnitude), display_bins(frames.mask), display_db(heard))
             self.pacer.add(np.stack(views, axis=1))
-        due = self.pacer.take(time.monotonic())
+        due = self.pacer.take(now_s)
         if due is not None:
             for index, view in enumerate((self.input_view, self.mask_view, self.output_view)):
                 view.push(due[:, index])

@@ -15,7 +15,7 @@ CLIP_LEVEL = 0.999  # a sample this close to full scale counts as clipping
 
 
 def dbfs(peak: float) -> float:
-    """A linear peak (1.0 = full scale) in dBFS, ``-inf`` for silence."""
+    """A linear level (1.0 = full scale, or unity gain) in dB, ``-inf`` for silence."""
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
@@ -41,7 +41,7 @@ class LevelMeter(QWidget):
         self.bar.setValue(int(max(FLOOR_DBFS, level)))
         if level >= self._held_dbfs or now_s - self._held_at_s > PEAK_HOLD_S:
             self._held_dbfs, self._held_at_s = level, now_s
-        self.reading.setText("-inf dBFS" if self._held_dbfs == -math.inf else f"{self._held_dbfs:.1f} dBFS")
+        self.reading.setText(f"{self._held_dbfs:.1f} dBFS")
         if peak >= CLIP_LEVEL:
             self._clipped_at_s = now_s
         self._light(now_s - self._clipped_at_s < CLIP_HOLD_S)
@@ -49,8 +49,8 @@ class LevelMeter(QWidget):
     def reset(self) -> None:
         """Nothing playing: an empty bar, no reading, the light off."""
         self.bar.setValue(int(FLOOR_DBFS))
-        self.reading.setText("-inf dBFS")
         self._held_dbfs, self._held_at_s, self._clipped_at_s = -math.inf, -math.inf, -math.inf
+        self.reading.setText(f"{self._held_dbfs:.1f} dBFS")
         self._light(False)
 
     @property
