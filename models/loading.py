@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
+from itertools import groupby
 from pathlib import Path
 
 import torch
@@ -128,13 +129,7 @@ def load_query_net(
 
 def caption_labels(labels: list[str]) -> str:
     """A bundle's record of its caption memory's classes, one per text: runs of ``[label, count]``."""
-    runs: list[list] = []
-    for label in labels:
-        if runs and runs[-1][0] == label:
-            runs[-1][1] += 1
-        else:
-            runs.append([label, 1])
-    return json.dumps(runs)
+    return json.dumps([[label, len(list(run))] for label, run in groupby(labels)])
 
 
 def _labels_from(record: str, checkpoint: Path) -> list[str]:

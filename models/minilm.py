@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.queries import check_texts
 from models.config import CONDITION_DIM
 from models.errors import ModelLoadingError
+from models.queries import check_texts
 
 MINILM_DIM = 384
 MINILM_MAX_TOKENS = 256
