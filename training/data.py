@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -224,13 +224,21 @@ def rms(x: np.ndarray) -> float:
 
 
 def mix_sources(
-    target: np.ndarray, others: list[np.ndarray], snr_db: float, level_dbfs: float, peak_limit: float = 0.99
+    target: np.ndarray,
+    others: list[np.ndarray],
+    snr_db: float,
+    level_dbfs: float,
+    peak_limit: float = 0.99,
+    background: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scale ``target`` to ``snr_db`` over the (RMS-matched) sum of ``others``, then the whole to
-    ``level_dbfs`` RMS (lowered if the peak would exceed ``peak_limit``). Returns (mixture, target)."""
+    """Scale ``target`` to ``snr_db`` over the (RMS-matched) sum of ``others``, add ``background`` (what
+    the mixture holds beyond its sources, e.g. noise) if given, then bring the whole to ``level_dbfs``
+    RMS (lowered if the peak would exceed ``peak_limit``). Returns (mixture, target)."""
     interference = sum(o / rms(o) for o in others)
     target = target / rms(target) * rms(interference) * 10 ** (snr_db / 20)
     mixture = target + interference
+    if background is not None:
+        mixture = background(mixture)
     gain = 10 ** (level_dbfs / 20) / rms(mixture)
     gain = min(gain, peak_limit / (np.abs(mixture).max() + EPS))
     return (mixture * gain).astype(np.float32), (target * gain).astype(np.float32)
@@ -279,11 +287,8 @@ class Mixtures(Dataset):
             target, interferers = in_a_room(rng, target, effects), [in_a_room(rng, x, effects) for x in interferers]
         snr_db = self.snr_db if self.snr_db is not None else rng.uniform(*self.config.snr_db_range)
         level = rng.uniform(*self.config.level_dbfs_range)
-        mixture, target = mix_sources(target, interferers, snr_db, level, self.config.peak_limit)
-        if effects is not None:
-            mixture = with_background(rng, mixture, effects)
-            gain = min(1.0, self.config.peak_limit / (np.abs(mixture).max() + EPS))
-            mixture, target = mixture * gain, target * gain
+        background = (lambda mixture: with_background(rng, mixture, effects)) if effects is not None else None
+        mixture, target = mix_sources(target, interferers, snr_db, level, self.config.peak_limit, background)
         return {
             "mixture": torch.from_numpy(mixture[None]),
             "target": torch.from_numpy(target[None]),
