@@ -177,6 +177,12 @@ CATALOGUE = (
         (Rule(r"/sounds/phone\.wav$", "phone ringing"), Rule(r"/sounds/(email|info)\.wav$", "notification chime")),
     ),
     PackageSources("asterisk-moh-opsound-wav", ("CC-BY-SA-3.0",), (Rule(r"/moh/[^/]+\.wav$", "music"),)),
+    # Telephone prompts read by three speakers (8 kHz recordings): only the whole sentences, not the
+    # digits, letters or silences. asterisk-core-sounds-es is left out on purpose: its speaker also
+    # reads the English prompts, which are reserved for independent evaluation.
+    PackageSources("asterisk-core-sounds-fr-wav", ("CC-BY-SA-3.0",), (Rule(r"/sounds/fr_CA_f_June/[^/]+\.wav$", "speech"),)),
+    PackageSources("asterisk-core-sounds-it-wav", ("CC-BY-3.0",), (Rule(r"/sounds/it_IT_m_Carlo/[^/]+\.wav$", "speech"),)),
+    PackageSources("asterisk-core-sounds-ru-wav", ("CC-BY-3.0",), (Rule(r"/sounds/ru_RU_f_IvrvoiceRU/[^/]+\.wav$", "speech"),)),
     SoundfontSources(
         "fluid-soundfont-gm", ("MIT",), "/usr/share/sounds/sf2/FluidR3_GM.sf2",
         (
