@@ -12,9 +12,9 @@ The dry signal never leaves the device rate: the worker mixes ``a * dry + b * ta
 the gains over each chunk so that switching never clicks.
 
 When the worker has not produced a position in time, the callback plays the fallback (the dry
-input at the same delay, or silence) and counts a dropout; a worker that falls more than ``M``
-behind skips to the newest input, counts the hops it dropped, and starts afresh: it catches up
-instead of drifting. The callback never waits on the worker and allocates nothing.
+input at the same delay, or silence: :mod:`realtime.fallback` says which for each mode) and counts
+a dropout; a worker that falls more than ``M`` behind skips to the newest input, counts the hops
+it dropped, and starts afresh: it catches up instead of drifting. The callback never waits on the worker and allocates nothing.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Literal
-
 import numpy as np
 
 from audio.files import stream_resampler
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.errors import EngineFailure
+from realtime.fallback import FALLBACK_GAINS, Fallback, fallback_for
 from realtime.ring import SampleRing
 from realtime.stats import EngineStats
 from realtime.streaming import StreamingSeparator, StreamSettings
@@ -61,7 +60,7 @@ class EngineSettings:
     block_frames: int = 512
     stream: StreamSettings = field(default_factory=StreamSettings)
     compute_margin_ms: float | None = None  # time the worker may take for a hop; None: one hop
-    fallback: Literal["dry", "silence"] = "dry"
+    fallback: Fallback | None = None  # None: the measured default of each mode
 
 
 def resampler_lag_samples(from_hz: int, to_hz: int) -> int:
@@ -111,12 +110,18 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.failure: BaseException | None = None  # why the worker stopped, if it did
         self.controls = controls
+        self._fallback_gain = FALLBACK_GAINS[self.fallback]
         self._gains = controls.gains()
         self._reset_stream(0)
 
     def sibling(self) -> Engine:
         """A new engine with this one's net, condition, settings and controls (another channel)."""
         return Engine(self.separator.net, self.separator.film, self.settings, self.controls)
+
+    @property
+    def fallback(self) -> Fallback:
+        """What the callback plays where the output is late, in the current mode."""
+        return fallback_for(self.controls.remove, self.controls.bypass, self.settings.fallback)
 
     @property
     def latency_ms(self) -> float:
@@ -129,6 +134,7 @@ class Engine:
     def set_controls(self, **changes: object) -> None:
         """Change ``remove``, ``wet`` or ``bypass``; ramped in over the next chunk."""
         self.controls = replace(self.controls, **changes)
+        self._fallback_gain = FALLBACK_GAINS[self.fallback]
 
     # --- the audio callback --------------------------------------------------------------
     def process_block(self, indata: np.ndarray, outdata: np.ndarray) -> None:
@@ -140,8 +146,10 @@ class Engine:
         position = captured - self.latency_samples
         if self.output_ring.read_into(outdata, position) < frames:
             outdata[:] = 0.0
-            if self.settings.fallback == "dry":
+            gain = self._fallback_gain
+            if gain > 0.0:
                 self.input_ring.read_into(outdata, position)
+                outdata *= gain
             self.output_ring.read_into(outdata, position)
             if position >= 0:
                 self.stats.dropouts += 1

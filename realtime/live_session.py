@@ -27,6 +27,7 @@ from models.minilm import NearestSound
 from models.queries import Query, describe
 from realtime.audio_io import DuplexStream, FileInputStream, find_device
 from realtime.engine import Controls, Engine, EngineSettings
+from realtime.fallback import FALLBACK_DESCRIPTIONS
 from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
 from realtime.streaming import SpectralFrames, StreamingSeparator
@@ -285,7 +286,7 @@ class LiveSession:
         stats = engine.stats.snapshot()
         settings = engine.settings.stream
         behind = self._lateness.behind(stats["dropouts"] + stats["dropped_hops"], time.monotonic())
-        fallback = "the dry input" if engine.settings.fallback == "dry" else "silence"
+        fallback = FALLBACK_DESCRIPTIONS[engine.fallback]
         audio = "separating"
         warning = None
         if engine.failure is not None:

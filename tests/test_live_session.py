@@ -88,6 +88,40 @@ def test_behind_is_a_state_that_says_what_to_do_and_ends_when_the_engine_keeps_u
         session.stop()
 
 
+def test_in_remove_mode_an_overloaded_engine_never_plays_back_what_it_removes(jack):
+    """Noise in (below 16 kHz: what the model hears), "noise" removed: the output is quiet, and stays
+    quiet while the engine is far behind (before, the callback played the dry input there: the noise
+    came back at full level)."""
+    import numpy as np
+
+    from audio.files import resample
+    from models.config import MODEL_SAMPLE_RATE_HZ
+    from tests.live_audio import LoopbackTester
+
+    session, net = _slow_session()
+    session.set_controls(remove=True)
+    session.set_query("white noise")
+    session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
+    try:
+        seconds = 12
+        white = 0.1 * np.random.default_rng(0).standard_normal((1, seconds * MODEL_SAMPLE_RATE_HZ))
+        noise = resample(white.astype(np.float32), MODEL_SAMPLE_RATE_HZ, RATE_HZ)[0]
+        tester = LoopbackTester(noise)
+        time.sleep(seconds / 2)
+        net.delay_s = 0.6  # three hops' time per hop: most blocks are late from here on
+        _wait_for(lambda: session.status()["behind"])
+        assert session.status()["audio"] == "behind: playing silence where late"
+        recorded = tester.wait()
+        dropouts = session.engine.stats.dropouts
+    finally:
+        session.stop()
+    half = len(noise) // 2
+    level_db = lambda part: 10 * np.log10((np.mean(recorded[part] ** 2) + 1e-12) / np.mean(noise[part] ** 2))
+    assert dropouts > 100
+    assert level_db(slice(RATE_HZ, half)) < -10  # on time: the noise is removed
+    assert level_db(slice(half + RATE_HZ, None)) < -10  # behind: still removed, not the dry input
+
+
 def _slow_session():
     bundled = Separator.from_checkpoint(default_checkpoint())
     plain = load_separation_net(default_checkpoint())

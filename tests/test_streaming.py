@@ -61,6 +61,29 @@ def test_engine_dry_paths_are_exact(small_net, rate):
     assert sdr(x, isolated) < 20  # the model did something
 
 
+def test_where_the_worker_is_late_remove_plays_silence_and_isolate_the_dry_input(small_net):
+    """No worker runs: every block is late. Remove must not bring back what it removes; the measured
+    defaults (benchmarks/fallback.py) are silence there and the dry input when isolating or bypassed."""
+    rate, block, blocks_per_mode = 32_000, 512, 40
+    engine = Engine(small_net, _film(small_net, 1), EngineSettings(device_rate_hz=rate))
+    modes = ({"remove": False}, {"remove": True}, {"bypass": True}, {"bypass": False})
+    x = _noise(len(modes) * blocks_per_mode * block / rate, rate)
+    played = np.zeros_like(x)
+    for index, mode in enumerate(modes):
+        engine.set_controls(**mode)
+        for i in range(index * blocks_per_mode, (index + 1) * blocks_per_mode):
+            engine.process_block(x[i * block : (i + 1) * block], played[i * block : (i + 1) * block])
+    delay = engine.latency_samples
+    assert delay < blocks_per_mode * block
+    length = blocks_per_mode * block
+    played_in, dry_in = (lambda k: played[k * length : (k + 1) * length]), (lambda k: x[k * length - delay : (k + 1) * length - delay])
+    np.testing.assert_array_equal(played_in(0)[delay:], x[: length - delay])  # isolate: the dry input
+    assert not played_in(1).any()  # remove: silence
+    np.testing.assert_array_equal(played_in(2), dry_in(2))  # bypass: the dry input
+    assert not played_in(3).any()  # remove again
+    assert engine.stats.dropouts == len(modes) * blocks_per_mode - -(-delay // block)
+
+
 def test_engine_equals_streaming_core_at_model_rate(small_net):
     film = _film(small_net, 2)
     x = _noise(2.0, 32_000)
