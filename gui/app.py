@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     window = open_window(args.checkpoint)
     starting.close()
     code = app.exec()
-    window.session.stop()
+    window.session.close()
     return code
 
 

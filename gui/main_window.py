@@ -222,6 +222,9 @@ class MainWindow(QMainWindow):
         self._load(lambda: Separator.from_checkpoint(checkpoint), name)
 
     def _load(self, load, name: str) -> None:
+        if self.session.loading:
+            QMessageBox.information(self, "A model is loading", f"{self._loading_name} is still loading; load {name} once it is ready.")
+            return
         self._loading_name = name
         self.loading.setVisible(True)
         self.session.load_model(load, name)
@@ -322,5 +325,5 @@ class MainWindow(QMainWindow):
         s.setValue("wet", self.wet.value())
         s.setValue("gain", self.gain.value())
         s.setValue("mode", "remove" if self.remove.isChecked() else "isolate")
-        self.session.stop()
+        self.session.close()
         super().closeEvent(event)

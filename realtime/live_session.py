@@ -102,6 +102,7 @@ class LiveSession:
         self.phase: Phase = "stopped"
         self.start_error: str | None = None
         self._starter: threading.Thread | None = None
+        self._loader: threading.Thread | None = None
         self._lateness = RecentLateness()
         self.adapted_hop_ms: float | None = None  # the hop keep_up chose, with the hop on auto
         self.query_match: tuple[Query, NearestSound | None] | None = None  # the last query encoded
@@ -244,7 +245,10 @@ class LiveSession:
             self.engine.set_controls(**changes)
 
     def load_model(self, load: Callable[[], Separator], name: str) -> None:
-        """Load a model in the background; on success restart the stream with it, else keep the old one."""
+        """Load a model in the background; on success restart the stream with it, else keep the old one.
+        One load at a time (a second one raises); :meth:`close` waits for a load under way."""
+        if self.loading:
+            raise RuntimeError(f"{name}: another model is still loading; load it once that one is ready")
 
         def work() -> None:
             try:
@@ -260,7 +264,19 @@ class LiveSession:
                 self.start(self.choice)
             self.on_model(name, None)
 
-        threading.Thread(target=work, name="model-loader", daemon=True).start()
+        self._loader = threading.Thread(target=work, name="model-loader", daemon=True)
+        self._loader.start()
+
+    @property
+    def loading(self) -> bool:
+        return self._loader is not None and self._loader.is_alive()
+
+    def close(self) -> None:
+        """Wait for a model load under way, then stop: a closed session leaves no thread behind."""
+        if self._loader is not None:
+            self._loader.join()
+            self._loader = None
+        self.stop()
 
     def start_recording(self, folder: Path) -> list[Path]:
         """Record the output and the input into new files in ``folder`` (see :func:`recording_paths`)."""

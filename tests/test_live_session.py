@@ -53,6 +53,33 @@ def test_a_start_before_any_model_is_a_failed_state_that_says_why():
     assert session.status()["start_error"] == session.start_error and not session.running
 
 
+def test_a_model_load_is_owned_one_at_a_time_and_close_waits_for_it():
+    import pytest
+
+    release = threading.Event()
+    loaded = []
+
+    def slow_load():  # a test double for a checkpoint that takes a while
+        release.wait(10)
+        loaded.append(True)
+        return Separator.from_checkpoint(default_checkpoint())
+
+    session = LiveSession(None, "none yet")
+    session.load_model(lambda: Separator.from_checkpoint(default_checkpoint()), "first")
+    session.close()  # the first load starts what lives as long as the process (tqdm's monitor)
+    threads = threading.active_count()
+    session.load_model(slow_load, "slow model")
+    assert session.loading
+    with pytest.raises(RuntimeError, match="another model is still loading"):
+        session.load_model(slow_load, "second model")
+    releaser = threading.Timer(0.3, release.set)
+    releaser.start()
+    session.close()  # waits for the load: nothing is left running
+    releaser.join()
+    assert loaded == [True] and not session.loading and session.model_name == "slow model"
+    assert threading.active_count() == threads
+
+
 def _wait_for(condition, timeout_s=15.0):
     deadline = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < deadline:
