@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import signal
 import sys
@@ -188,15 +189,21 @@ def warn_about_unknown_sounds(separator: Separator, texts: list[str]) -> None:
             )
 
 
+def quiet_model_libraries() -> None:
+    """No progress bar or notice from transformers (it draws one for every CLAP model it loads) and
+    the hub; set before transformers is imported, so that it is not imported for this."""
+    from huggingface_hub.utils import disable_progress_bars
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    disable_progress_bars()
+
+
 def load_separator(args: argparse.Namespace) -> Separator:
     from models.fast_path import InferenceOptions
     from models.separator import Separator, official_checkpoint
 
-    if not args.verbose:  # transformers draws a progress bar for every text encoder it loads
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-        transformers_logging.set_verbosity_error()
+    if not args.verbose:
+        quiet_model_libraries()
     checkpoint = official_checkpoint() if args.official else args.checkpoint
     options = InferenceOptions(device=args.device, precision=args.precision)
     return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer, options)

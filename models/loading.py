@@ -11,6 +11,7 @@ import json
 from dataclasses import fields
 from itertools import groupby
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import safe_open
@@ -28,11 +29,13 @@ from models.checkpoint import (
     separation_state_from_official,
     strip_prefix,
 )
-from models.clap import ClapQueryNet, load_clap_encoder, load_roberta_tokenizer
 from models.config import SeparationConfig
 from models.errors import ModelLoadingError
 from models.minilm import QUERY_KIND as MINILM_KIND
 from models.minilm import CaptionMemory, MiniLmQueryNet, QueryProjection
+
+if TYPE_CHECKING:  # transformers is imported only when a CLAP model is loaded
+    from models.clap import ClapQueryNet
 from models.resunet import ResUNet30
 
 BUNDLE_FORMAT = "lass-bundle-1"
@@ -101,6 +104,8 @@ def load_clap_query_net(
     checkpoint: Path, tokenizer_dir: Path | None = None, state: StateDict | None = None
 ) -> ClapQueryNet:
     """The CLAP QueryNet from an AudioSep checkpoint, a laion-clap checkpoint, or a bundle."""
+    from models.clap import ClapQueryNet, load_clap_encoder, load_roberta_tokenizer
+
     state = read_state_dict(checkpoint) if state is None else state
     if bundle_metadata(checkpoint):
         clap_state = strip_prefix(state, BUNDLE_QUERY_PREFIX)

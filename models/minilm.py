@@ -21,10 +21,12 @@ from torch import nn
 
 from models.config import CONDITION_DIM
 from models.errors import ModelLoadingError
+from models.minilm_encoder import BertEncoder
 from models.queries import check_texts
 
 MINILM_DIM = 384
 MINILM_MAX_TOKENS = 256
+PAD_ID = 0
 QUERY_KIND = "minilm-l6-v2"
 
 
@@ -108,11 +110,13 @@ class MiniLmQueryNet(nn.Module):
 
     def __init__(self, projection: QueryProjection | None = None, memory: CaptionMemory | None = None) -> None:
         super().__init__()
-        from transformers import AutoModel, AutoTokenizer
+        from tokenizers import Tokenizer
 
         directory = minilm_directory()
-        self.tokenizer = AutoTokenizer.from_pretrained(directory)
-        self.encoder = AutoModel.from_pretrained(directory).eval().requires_grad_(False)
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.tokenizer.enable_padding(pad_id=PAD_ID, pad_token="[PAD]")  # to the longest text
+        self.tokenizer.enable_truncation(MINILM_MAX_TOKENS)
+        self.encoder = BertEncoder.from_directory(directory)
         self.projection = projection or QueryProjection()
         self.memory = memory
 
@@ -120,9 +124,11 @@ class MiniLmQueryNet(nn.Module):
     def sentence_features(self, texts: list[str]) -> torch.Tensor:
         """The frozen part: ``(len(texts), 384)`` mean-pooled, normalised MiniLM embeddings."""
         check_texts(texts)
-        tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=MINILM_MAX_TOKENS, return_tensors="pt")
-        hidden = self.encoder(**tokens).last_hidden_state
-        mask = tokens["attention_mask"][..., None].to(hidden.dtype)
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = torch.tensor([e.ids for e in encodings])
+        attention = torch.tensor([e.attention_mask for e in encodings])
+        hidden = self.encoder(ids, attention)
+        mask = attention[..., None].to(hidden.dtype)
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
 
     def head(self, features: torch.Tensor) -> torch.Tensor:

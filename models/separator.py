@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,7 +24,6 @@ from tqdm import tqdm
 from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, read_audio, resample
 from models.block_separation import BlockSeparation, Mode
 from models.checkpoint import read_state_dict
-from models.clap import ClapQueryNet
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 from models.errors import ModelLoadingError
 from models.fast_path import InferenceOptions, optimize_for_inference
@@ -34,7 +34,10 @@ from models.queries import CONDITION_SUFFIX, Query, check_texts
 from models.resunet import ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES
 
-QueryNet = ClapQueryNet | MiniLmQueryNet
+if TYPE_CHECKING:  # CLAP (and transformers) are imported only when a CLAP model is loaded
+    from models.clap import ClapQueryNet
+
+    QueryNet = ClapQueryNet | MiniLmQueryNet
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default" / "lass-default.safetensors"
 

@@ -31,7 +31,10 @@ class Stft(nn.Module):
         super().__init__()
         self.n_fft = n_fft
         self.hop_length = hop_length
-        self.register_buffer("window", torch.hann_window(n_fft, periodic=True), persistent=False)
+        # Made on the CPU even inside a ``torch.device("meta")`` build (the shape check of a checkpoint):
+        # a meta Hann window goes through torch's decompositions, which import torch._dynamo (0.6 s).
+        window = torch.hann_window(n_fft, periodic=True, device="cpu")
+        self.register_buffer("window", window, persistent=False)
         self._envelopes: dict[int, torch.Tensor] = {}  # by frame count
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
