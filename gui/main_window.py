@@ -246,7 +246,9 @@ class MainWindow(QMainWindow):
         elif not on:
             paths = self.session.stop_recording()
             if paths:
-                self.recording.setText("saved " + ", ".join(str(p) for p in paths))
+                saved = "saved " + ", ".join(str(p) for p in paths)
+                error = self.session.recording_error
+                self.recording.setText(f"⚠ {error}; {saved}" if error else saved)
         else:
             self.record.setChecked(False)
 
@@ -266,7 +268,9 @@ class MainWindow(QMainWindow):
         self._show_phase(status)
         if not status["running"]:
             return
-        if status["recording"] is not None:
+        if status["recording"] is not None and status["recording_error"]:
+            self.record.setChecked(False)  # keeps what was written, and says why it stopped
+        elif status["recording"] is not None:
             path, seconds = status["recording"]
             self.recording.setText(f"● REC {int(seconds) // 60}:{int(seconds) % 60:02d} → {path}")
         elif self.recording.text().startswith("●"):  # stopped without the button (by the session)

@@ -98,6 +98,7 @@ class LiveSession:
         self.stream: DuplexStream | FileInputStream | None = None
         self.updater: QueryUpdater | None = None
         self.recorder: Recorder | None = None
+        self.recording_error: str | None = None  # why the last recording stopped early, if it did
         self.model_error: str | None = None
         self.phase: Phase = "stopped"
         self.start_error: str | None = None
@@ -284,11 +285,16 @@ class LiveSession:
             raise RuntimeError("start the stream before recording")
         folder.mkdir(parents=True, exist_ok=True)
         self.recorder = Recorder(self.engine, *recording_paths(folder, datetime.now()))
+        self.recording_error = None
         return self.recorder.paths
 
     def stop_recording(self) -> list[Path]:
-        paths = self.recorder.stop() if self.recorder is not None else []
-        self.recorder = None
+        """Stop recording and publish the files (after a failure, what was written before it); the
+        failure, if any, stays in ``recording_error``."""
+        if self.recorder is None:
+            return []
+        paths = self.recorder.stop()
+        self.recording_error, self.recorder = self.recorder.error, None
         return paths
 
     def frames(self) -> SpectralFrames | None:
@@ -331,6 +337,7 @@ class LiveSession:
             "query_error": self.updater.error if self.updater and self.updater.state == "error" else None,
             "query_match": self._active_match(),
             "recording": (self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
+            "recording_error": self.recorder.error if self.recorder is not None else self.recording_error,
             "behind": behind,
             "audio": audio,
             "adaptation": self.adaptation,

@@ -4,6 +4,8 @@ The recorder follows the rings: the output is what the callback played (fallback
 input is taken ``latency`` samples earlier, so the two files line up sample for sample (output sample
 ``k`` is the processing of input sample ``k``). Files are written atomically (``audio.files.AudioSink``)
 and appear when recording stops; each recording gets names of its own, so none replaces another.
+A write that fails (a full disk, a file size limit) ends the recording with ``error`` saying why;
+what was written until then is kept and published when the recording stops.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Recorder:
             if path is not None
         ]
         self.paths = [track.sink.path for track in self._tracks]
+        self.error: str | None = None
         self._running = True
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
@@ -68,10 +71,13 @@ class Recorder:
         return time.monotonic() - self.started_s
 
     def _run(self) -> None:
-        while self._running:
+        try:
+            while self._running:
+                self._drain()
+                time.sleep(POLL_S)
             self._drain()
-            time.sleep(POLL_S)
-        self._drain()
+        except Exception as error:  # kept for the owner, who shows it; the files keep what was written
+            self.error = f"recording stopped after {self.seconds:.1f} s: {error} (is the disk full?)"
 
     def _drain(self) -> None:
         played = self.engine.played_ring.written
@@ -80,11 +86,14 @@ class Recorder:
             if limit > track.position:
                 block = np.zeros(limit - track.position, dtype=np.float32)
                 track.ring.read_into(block, track.position)
-                track.sink.write(block[None])
+                try:
+                    track.sink.write(block[None])
+                except Exception as error:
+                    raise OSError(f"{track.sink.path}: {error}") from error
                 track.position = limit
 
     def stop(self) -> list[Path]:
-        """Finish, close and publish the files; returns their paths."""
+        """Finish, close and publish the files (what was written before any failure); returns their paths."""
         self._running = False
         self._thread.join()
         for track in self._tracks:

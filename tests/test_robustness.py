@@ -136,6 +136,47 @@ def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+RECORD_UNTIL_THE_DISK_IS_FULL = """
+import json, resource, signal, sys, time
+from pathlib import Path
+import numpy as np, torch
+from models.config import SeparationConfig
+from models.resunet import ResUNet30
+from realtime.engine import Engine, EngineSettings
+from realtime.recorder import Recorder
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing us
+net = ResUNet30(SeparationConfig(width=0.125)).eval()
+with torch.inference_mode():
+    film = net.film(torch.nn.functional.normalize(torch.ones(1, 512), dim=-1))
+engine = Engine(net, film, EngineSettings(device_rate_hz=32_000))
+folder = Path(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))  # files stop at 200 kB, as on a full disk
+recorder = Recorder(engine, folder / "out.wav", folder / "in.wav")
+block, played = np.full(512, 0.1, np.float32), np.zeros(512, np.float32)
+deadline = time.monotonic() + 30
+while recorder.error is None and time.monotonic() < deadline:
+    engine.process_block(block, played)  # no worker: the callback plays the dry input
+    time.sleep(0.002)
+paths = recorder.stop()
+print(json.dumps({"error": recorder.error, "paths": [str(p) for p in paths]}))
+"""
+
+
+def test_a_recording_that_fails_says_why_and_keeps_what_was_recorded(tmp_path):
+    import json
+
+    done = subprocess.run([sys.executable, "-c", RECORD_UNTIL_THE_DISK_IS_FULL, str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["error"].startswith("recording stopped after") and "is the disk full?" in result["error"]
+    assert str(tmp_path / "out.wav") in result["error"] or str(tmp_path / "in.wav") in result["error"]
+    assert sorted(os.listdir(tmp_path)) == ["in.wav", "out.wav"]  # published, no temporary file left
+    played = sf.read(tmp_path / "out.wav", dtype="float32")[0]
+    first = int(np.argmax(played != 0))  # silence for the engine's latency, then the dry input
+    assert 20_000 < len(played) <= 50_000 and first > 0 and np.all(played[first:] == np.float32(0.1))
+
+
 def test_nonfinite_model_output_never_reaches_the_speakers():
     class NanNet(ResUNet30):
         """A test double for a diverged model: every estimate is NaN."""
