@@ -23,6 +23,7 @@ from realtime.errors import EngineFailure
 if TYPE_CHECKING:  # nothing heavy at import: the lass parser asks is_batch before torch loads
     import torch
 
+    from models.block_separation import Combination
     from models.separator import Mode, Separator
 
 LOG_NAME = "lass-separate.json"
@@ -93,7 +94,13 @@ class BatchReport:
 
 
 def run_batch(
-    separator: Separator, jobs: list[Job], conditions: torch.Tensor, mode: Mode, repair_nonfinite: bool, log_path: Path
+    separator: Separator,
+    jobs: list[Job],
+    conditions: torch.Tensor,
+    combinations: tuple[Combination, ...],
+    mode: Mode,
+    repair_nonfinite: bool,
+    log_path: Path,
 ) -> BatchReport:
     """Separate every job whose outputs are not all there yet; report each file as it goes."""
     report = BatchReport([], [], {})
@@ -107,7 +114,7 @@ def run_batch(
         job_started = time.monotonic()
         try:
             check_output_place(job.outputs[0], job.source, len(job.outputs))
-            separator.separate_file(job.source, list(job.outputs), conditions, mode, repair_nonfinite)
+            separator.separate_file(job.source, list(job.outputs), conditions, mode, repair_nonfinite, combinations=combinations)
             seconds = sf.info(str(job.source)).duration
         except (AudioFileError, ModelLoadingError, ValueError, EngineFailure, RuntimeError, OSError) as error:
             report.failed[str(job.source)] = str(error)

@@ -22,13 +22,14 @@ import numpy as np
 from audio.files import AudioFileError, AudioSource, check_output_place, write_atomically
 from cli.batch import LOG_NAME, collect_jobs, is_batch, run_batch
 from models.errors import ModelLoadingError
-from models.queries import check_saved_condition, check_texts
+from models.queries import check_saved_condition, check_texts, describe, parse_query, texts_of
 from realtime.errors import EngineFailure
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
 if TYPE_CHECKING:
     import torch
 
+    from models.block_separation import Combination
     from models.separator import Separator
 
 EXIT_FAILURE = 1
@@ -116,14 +117,13 @@ def output_paths(output: Path, labels: list[str]) -> list[Path]:
 
 
 def run_separate(args: argparse.Namespace) -> int:
-    queries = [*args.query, *args.query_audio, *args.embedding]  # in the order of the output labels
+    texts = [parse_query(text) for text in args.query]  # "a + b but not c": one output of several sounds
+    queries = [*texts, *args.query_audio, *args.embedding]  # in the order of the output labels
     if not queries:
         raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
-    if args.query:
-        check_texts(args.query)
     for path in args.embedding:
         check_saved_condition(path)
-    labels = [q if isinstance(q, str) else q.stem for q in queries]
+    labels = [q.stem if isinstance(q, Path) else describe(q) for q in queries]
     if is_batch(args.input):
         return _separate_many(args, queries, labels)
     source = Path(args.input[0])
@@ -132,8 +132,8 @@ def run_separate(args: argparse.Namespace) -> int:
         check_output_place(path, source, len(outputs))
     with AudioSource(source):  # a file that cannot be used is said before the model loads
         pass
-    separator, conditions = _load_with_conditions(args, queries)
-    separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, show_progress=sys.stderr.isatty())
+    separator, conditions, combinations = _load_with_conditions(args, queries)
+    separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, sys.stderr.isatty(), combinations=combinations)
     for path in outputs:
         print(f"wrote {path}")
     return 0
@@ -147,8 +147,8 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
     if not jobs:
         raise ValueError(f"no audio files in {', '.join(args.input)}")
-    separator, conditions = _load_with_conditions(args, queries)
-    report = run_batch(separator, jobs, conditions, args.mode, args.repair_nonfinite, args.output / LOG_NAME)
+    separator, conditions, combinations = _load_with_conditions(args, queries)
+    report = run_batch(separator, jobs, conditions, combinations, args.mode, args.repair_nonfinite, args.output / LOG_NAME)
     print(report.summary())
     for source, error in report.failed.items():
         print(f"  failed: {source}: {error}")
@@ -156,13 +156,16 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     return EXIT_FAILURE if report.failed else 0
 
 
-def _load_with_conditions(args: argparse.Namespace, queries: list) -> tuple[Separator, torch.Tensor]:
-    """The model, and the conditions of ``queries`` in order (descriptions it does not know are said)."""
+def _load_with_conditions(args: argparse.Namespace, queries: list) -> tuple[Separator, torch.Tensor, tuple[Combination, ...]]:
+    """The model, the conditions of ``queries`` in order (descriptions it does not know are said),
+    and how they make one output per query."""
     import torch
 
+    from models.separator import combinations_of
+
     separator = load_separator(args)
-    warn_about_unknown_sounds(separator, args.query)
-    return separator, torch.cat([separator.condition(query) for query in queries])
+    warn_about_unknown_sounds(separator, [t for q in queries for t in texts_of(q)])
+    return separator, torch.cat([separator.condition(query) for query in queries]), combinations_of(queries)
 
 
 def run_embed(args: argparse.Namespace) -> None:

@@ -10,7 +10,7 @@ import torch
 from audio.files import AudioSource, check_output_place
 from cli.main import load_separator, warn_about_unknown_sounds
 from models.config import ms_to_samples
-from models.queries import check_saved_condition, check_texts
+from models.queries import check_saved_condition, excluded_count, parse_query, texts_of
 from models.resunet import FilmOffsets, ResUNet30
 from realtime import session
 from realtime.engine import Controls, Engine, EngineSettings
@@ -30,9 +30,10 @@ def run(args: argparse.Namespace) -> None:
             print(session.NO_DEVICES)
         return
     if args.embedding is None:
-        check_texts([args.query or ""])
+        query = parse_query(args.query or "")  # "a + b but not c": several sounds in one batched pass
     else:
         check_saved_condition(args.embedding)
+        query = args.embedding
     if args.input_file and args.output_file is None:
         raise ValueError("--input-file needs --output-file")
     if args.input_file and args.output_file:
@@ -45,10 +46,8 @@ def run(args: argparse.Namespace) -> None:
         rate_hz = args.rate
         devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
     separator = load_separator(args)
-    if args.query:
-        warn_about_unknown_sounds(separator, [args.query])
-    condition = separator.condition(args.embedding or args.query)
-    engine = build_engine(separator.separation_net, condition, args, rate_hz)
+    warn_about_unknown_sounds(separator, texts_of(query))
+    engine = build_engine(separator.separation_net, separator.condition(query), args, rate_hz, excluded_count(query))
     print(session.describe_settings(engine), file=sys.stderr)
     if args.input_file:
         session.stream_file(engine, args.input_file, args.output_file, args.realtime, args.repair_nonfinite)
@@ -80,11 +79,12 @@ def engine_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets,
     return plan_for_latency(net, film, args.latency_ms, rate_hz)
 
 
-def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int) -> Engine:
-    """An engine for ``net`` (on its device), with the condition's FiLM offsets computed once."""
+def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int, excluded: int = 0) -> Engine:
+    """An engine for ``net`` (on its device), with the FiLM offsets of the condition (one row per
+    sound, the last ``excluded`` left out) computed once."""
     if not 0.0 <= args.wet <= 1.0:
         raise ValueError("--wet must be between 0 and 1")
     with torch.inference_mode():
         film = net.film(condition)
     settings = engine_settings(args, net, film, rate_hz)
-    return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet))
+    return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet), excluded)

@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 
 from gui.meters import LevelMeter, dbfs
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
-from models.queries import describe
+from models.queries import describe, parse_query
 from models.separator import Separator, official_checkpoint
 from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout()
         self.query = QComboBox(editable=True)
         self.query.setMinimumWidth(260)
-        self.query.lineEdit().setPlaceholderText("describe the sound, e.g. dog barking")
+        self.query.lineEdit().setPlaceholderText("describe the sound, e.g. dog barking; several: speech + guitar, music but not the vocals")
         self.query.lineEdit().textEdited.connect(lambda _: self.debounce.start())
         self.query.activated.connect(lambda _: self._query_settled())
         self.query_state = QLabel("")
@@ -204,8 +204,13 @@ class MainWindow(QMainWindow):
 
     def _query_settled(self) -> None:
         text = self.query.currentText().strip()
-        if text and text != self.session.query:
-            self.session.set_query(text)
+        try:
+            query = parse_query(text) if text else None  # "speech + guitar", "music but not the vocals"
+        except ValueError:
+            self.query_state.setText("incomplete: name a sound on each side of + and of 'but not'")
+            return
+        if query is not None and query != self.session.query:
+            self.session.set_query(query)
             if self.query.findText(text) < 0:
                 self.query.insertItem(0, text)
                 while self.query.count() > RECENT_QUERIES:
@@ -278,7 +283,7 @@ class MainWindow(QMainWindow):
         state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status["query_state"], "")
         if state != "active" or not status["query"]:
             self.query_state.setText(state)
-        elif not self.query.currentText().strip() and isinstance(self.session.query, str):
+        elif not self.query.currentText().strip() and not isinstance(self.session.query, Path):
             self.query_state.setText(f"empty box: still {status['query']}")  # never a silent default
         else:
             match = f" · {describe_match(status['query_match'])}" if status["query_match"] else ""

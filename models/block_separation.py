@@ -7,6 +7,7 @@ only about one 10 s segment of audio is held, whatever the length.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -22,8 +23,18 @@ MIN_MODEL_SAMPLES = N_FFT // 2 + 1  # what the centred STFT's reflect padding ne
 Mode = Literal["isolate", "remove"]
 
 
+@dataclass(frozen=True)
+class Combination:
+    """One output made of ``conditions`` consecutive condition rows: the sum of the sounds of the first
+    ``conditions - excluded``, without the last ``excluded`` (:meth:`ResUNet30.separate_combined`)."""
+
+    conditions: int = 1
+    excluded: int = 0
+
+
 class BlockSeparation:
-    """Separates ``(channels, frames)`` blocks at ``rate_hz`` with one condition per query.
+    """Separates ``(channels, frames)`` blocks at ``rate_hz``: one output per condition, or per
+    :class:`Combination` of conditions when ``combinations`` are given (one batched pass each).
 
     :meth:`push` returns ``(queries, channels, frames)`` blocks of output, aligned with the input and
     later than it by about a segment; :meth:`finish` returns the rest, so that the output has exactly
@@ -40,10 +51,15 @@ class BlockSeparation:
         mode: Mode = "isolate",
         segment_samples: int = MAX_SEGMENT_SAMPLES,
         overlap_samples: int = DEFAULT_OVERLAP_SAMPLES,
+        combinations: tuple[Combination, ...] | None = None,
     ) -> None:
         if mode not in ("isolate", "remove"):
             raise ValueError(f"mode must be 'isolate' or 'remove', not {mode!r}")
-        self.net, self.film, self.queries, self.channels, self.mode = net, film, queries, channels, mode
+        combinations = combinations or (Combination(),) * queries
+        if sum(c.conditions for c in combinations) != queries:
+            raise ValueError(f"the combinations take {sum(c.conditions for c in combinations)} conditions, not {queries}")
+        self.net, self.film, self.channels, self.mode = net, film, channels, mode
+        self.combinations, self.queries = combinations, len(combinations)  # queries: outputs
         self.frames_in = 0
         self.frames_out = 0
         self._segments = SegmentStream(self._separate_segment, segment_samples, overlap_samples)
@@ -80,12 +96,19 @@ class BlockSeparation:
         return out
 
     def _separate_segment(self, mixture: torch.Tensor) -> torch.Tensor:
-        """``(channels, samples)`` at 32 kHz -> ``(queries, channels, samples)``, one channel at a time."""
-        per_channel = [
-            self.net.separate(mono.expand(self.queries, 1, -1).to(self.net.device), self.film).cpu()[:, 0]
-            for mono in mixture
-        ]
-        return torch.stack(per_channel, dim=1)
+        """``(channels, samples)`` at 32 kHz -> ``(outputs, channels, samples)``, one channel at a time."""
+        return torch.stack([self._separate_channel(mono.to(self.net.device)).cpu() for mono in mixture], dim=1)
+
+    def _separate_channel(self, mono: torch.Tensor) -> torch.Tensor:
+        """``(samples,)`` -> ``(outputs, samples)``: every output in one batch when each is one condition."""
+        if all(c.conditions == 1 for c in self.combinations):
+            return self.net.separate(mono.expand(self.queries, 1, -1), self.film)[:, 0]
+        outputs, row = [], 0
+        for c in self.combinations:
+            film = {path: offset[row : row + c.conditions] for path, offset in self.film.items()}
+            outputs.append(self.net.separate_combined(mono[None, None], film, c.excluded)[0][:, 0])
+            row += c.conditions
+        return torch.cat(outputs)
 
     def _to_model_rate(self, block: np.ndarray, last: bool) -> torch.Tensor:
         if self._to_model is None:

@@ -1,17 +1,63 @@
 """What a query is, and what a text query must be (checked before any model loads; nothing heavy is
 imported here).
 
-A query is a description (``str``), or a ``Path``: a saved condition (``.npy``, from ``lass embed``) or
-an example clip of the sound (any audio file). ``Separator.condition`` turns any of them into the
-condition the separation network takes.
+A query is a description (``str``), a ``Path`` (a saved condition, ``.npy`` from ``lass embed``, or an
+example clip of the sound, any audio file), or a :class:`QuerySet` of several: sounds to take together
+and sounds to leave out of them ("speech + guitar", "music but not the vocals"). ``Separator.condition``
+turns any of them into the conditions the separation network takes, one row per sound, included ones
+first.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-Query = str | Path
 CONDITION_SUFFIX = ".npy"
+AND = "+"
+BUT_NOT = re.compile(r"\bbut\s+not\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    """Several sounds as one: the sum of ``include``, without what ``exclude`` describes. In remove
+    mode that whole is what is removed."""
+
+    include: tuple[str | Path, ...]
+    exclude: tuple[str | Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.include:
+            raise ValueError("a query set needs at least one sound to include")
+
+    @property
+    def queries(self) -> tuple[str | Path, ...]:
+        """Included, then excluded: the order of the conditions."""
+        return (*self.include, *self.exclude)
+
+
+Query = str | Path | QuerySet
+
+
+def parse_query(text: str) -> str | QuerySet:
+    """``"a + b but not c + d"`` -> ``QuerySet(("a", "b"), ("c", "d"))``; a single description stays a ``str``."""
+    parts = BUT_NOT.split(text, maxsplit=1)
+    split = lambda part: tuple(p.strip() for p in part.split(AND))
+    include, exclude = split(parts[0]), split(parts[1]) if len(parts) > 1 else ()
+    check_texts([*include, *exclude])
+    return include[0] if len(include) == 1 and not exclude else QuerySet(include, exclude)
+
+
+def texts_of(query: Query) -> list[str]:
+    """The descriptions in a query (none for a saved condition or a clip)."""
+    parts = query.queries if isinstance(query, QuerySet) else (query,)
+    return [part for part in parts if isinstance(part, str)]
+
+
+def excluded_count(query: Query) -> int:
+    """How many of the query's conditions (the last ones) are left out rather than taken."""
+    return len(query.exclude) if isinstance(query, QuerySet) else 0
 
 
 def check_texts(texts: list[str]) -> None:
@@ -28,6 +74,9 @@ def check_saved_condition(path: Path) -> None:
 
 def describe(query: Query) -> str:
     """How a query is shown to the user."""
+    if isinstance(query, QuerySet):
+        text = f" {AND} ".join(describe(q) for q in query.include)
+        return f"{text} but not {f' {AND} '.join(describe(q) for q in query.exclude)}" if query.exclude else text
     if isinstance(query, Path):
         return f"saved condition {query.name}" if query.suffix == CONDITION_SUFFIX else f"example clip {query.name}"
     return query

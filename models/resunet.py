@@ -215,6 +215,28 @@ class ResUNet30(nn.Module):
         waveform = self.stft.inverse(apply_masks(logits, magnitude, cos_in, sin_in), mixture.shape[-1])
         return waveform, magnitude, torch.sigmoid(logits[:, 0:1])
 
+    def separate_combined(
+        self, mixture: torch.Tensor, film: FilmOffsets, excluded: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One mixture ``(1, 1, samples)``, ``N`` conditions in one batched pass: the sum of the sounds
+        of the first ``N - excluded``, with the bins of the last ``excluded`` masked out of it (their
+        magnitude masks ``m``: the sum times ``(1 - m)`` for each). Returns the waveform
+        ``(1, 1, samples)``, the mixture magnitude and the combined magnitude mask ``(1, 1, frames,
+        1025)``. One condition and no exclusion is exactly :meth:`separate_with_spectra`."""
+        conditions = next(iter(film.values())).shape[0]
+        if not 0 <= excluded < conditions:
+            raise ValueError(f"{excluded} exclusions of {conditions} conditions: at least one sound must be included")
+        if conditions == 1:
+            return self.separate_with_spectra(mixture, film)
+        magnitude, cos_in, sin_in = magnitude_phase(self.stft(mixture))
+        logits = self._mask_logits(magnitude.expand(conditions, -1, -1, -1), film)
+        included = conditions - excluded
+        spectrum = apply_masks(logits[:included], magnitude, cos_in, sin_in).sum(0, keepdim=True)
+        masks = torch.sigmoid(logits[:, 0:1])
+        kept = (1.0 - masks[included:]).prod(0, keepdim=True)  # 1 where nothing is excluded
+        waveform = self.stft.inverse(spectrum * kept, mixture.shape[-1])
+        return waveform, magnitude, (masks[:included].sum(0, keepdim=True).clamp(max=1.0) * kept)
+
     def _mask_logits(self, magnitude: torch.Tensor, film: FilmOffsets) -> torch.Tensor:
         """The U-Net, in ``compute_dtype`` where one is set; float32 logits either way."""
         dtype = self.compute_dtype

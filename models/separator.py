@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, read_audio, resample
-from models.block_separation import BlockSeparation, Mode
+from models.block_separation import BlockSeparation, Combination, Mode
 from models.checkpoint import read_state_dict
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 from models.errors import ModelLoadingError
@@ -30,7 +30,7 @@ from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
 from models.loading import condition_from_file, has_query_weights, load_query_net, load_separation_net
 from models.minilm import MiniLmQueryNet, NearestSound
-from models.queries import CONDITION_SUFFIX, Query, check_texts
+from models.queries import CONDITION_SUFFIX, Query, QuerySet, check_texts, excluded_count
 from models.resunet import ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES
 
@@ -111,7 +111,10 @@ class Separator:
 
     def condition(self, query: Query) -> torch.Tensor:
         """Any query -> its ``(1, 512)`` condition: a description through the query network, a saved
-        ``.npy`` condition as it is, an example clip through the query network's audio branch."""
+        ``.npy`` condition as it is, an example clip through the query network's audio branch; a
+        :class:`QuerySet` -> one row per sound, included ones first (``(n, 512)``)."""
+        if isinstance(query, QuerySet):
+            return torch.cat([self.condition(q) for q in query.queries])
         if isinstance(query, str):
             return self.embed_texts([query])
         if query.suffix == CONDITION_SUFFIX:
@@ -131,13 +134,21 @@ class Separator:
         mono = resample(samples.mean(axis=0, keepdims=True), sample_rate_hz, MODEL_SAMPLE_RATE_HZ)
         return self.query_net.embed_audio(torch.from_numpy(mono))
 
-    def block_separation(self, conditions: torch.Tensor, channels: int, rate_hz: int, mode: Mode = "isolate") -> BlockSeparation:
-        """A separation of ``channels`` audio at ``rate_hz`` fed in blocks, once per condition."""
+    def block_separation(
+        self,
+        conditions: torch.Tensor,
+        channels: int,
+        rate_hz: int,
+        mode: Mode = "isolate",
+        combinations: tuple[Combination, ...] | None = None,
+    ) -> BlockSeparation:
+        """A separation of ``channels`` audio at ``rate_hz`` fed in blocks, once per condition (or per
+        combination of conditions: see :func:`combinations_of`)."""
         with torch.inference_mode():
             film = self.separation_net.film(conditions)
-        windows = self.windows
+        w = self.windows
         return BlockSeparation(
-            self.separation_net, film, conditions.shape[0], channels, rate_hz, mode, windows.segment_samples, windows.overlap_samples
+            self.separation_net, film, conditions.shape[0], channels, rate_hz, mode, w.segment_samples, w.overlap_samples, combinations
         )
 
     def separate(
@@ -148,8 +159,10 @@ class Separator:
         mode: Mode = "isolate",
         show_progress: bool = False,
         block_frames: int = BLOCK_FRAMES,
+        combinations: tuple[Combination, ...] | None = None,
     ) -> np.ndarray:
-        """Separate ``(channels, frames)`` audio once per condition -> ``(queries, channels, frames)``.
+        """Separate ``(channels, frames)`` audio once per condition (or combination) -> ``(outputs,
+        channels, frames)``.
 
         ``isolate`` returns the described sound, ``remove`` the input minus it. Output is at the
         input's sample rate and length. The audio goes through in blocks of ``block_frames``; the
@@ -157,7 +170,7 @@ class Separator:
         """
         if samples.ndim != 2 or samples.shape[1] == 0:
             raise ValueError(f"expected audio of shape (channels, frames) with frames > 0, got {samples.shape}")
-        separation = self.block_separation(conditions, samples.shape[0], sample_rate_hz, mode)
+        separation = self.block_separation(conditions, samples.shape[0], sample_rate_hz, mode, combinations)
         starts = range(0, samples.shape[1], block_frames)
         with _progress_bar(show_progress, samples.shape[1] / sample_rate_hz) as bar:
             pieces = []
@@ -177,8 +190,10 @@ class Separator:
         repair_nonfinite: bool = False,
         show_progress: bool = False,
         block_frames: int = BLOCK_FRAMES,
+        combinations: tuple[Combination, ...] | None = None,
     ) -> None:
-        """Separate an audio file block by block into one file per condition, in bounded memory.
+        """Separate an audio file block by block into one file per condition (or combination), in
+        bounded memory.
 
         Each output keeps the input's rate, channels, length and sample format where its own format
         allows it, and is written atomically: on any error no output is left, half-written or not.
@@ -186,7 +201,7 @@ class Separator:
         with AudioSource(source_path) as source, ExitStack() as outputs:
             if not repair_nonfinite:
                 source.check_finite()  # before any work, rather than hours into a long file
-            separation = self.block_separation(conditions, source.channels, source.sample_rate_hz, mode)
+            separation = self.block_separation(conditions, source.channels, source.sample_rate_hz, mode, combinations)
             sinks = [
                 outputs.enter_context(AudioSink(path, source.sample_rate_hz, source.channels, source.subtype))
                 for path in output_paths
@@ -202,6 +217,11 @@ def _write(sinks: list[AudioSink], separated: np.ndarray) -> None:
     """``(queries, channels, frames)`` -> one sink per query."""
     for sink, samples in zip(sinks, separated):
         sink.write(samples)
+
+
+def combinations_of(queries: list[Query]) -> tuple[Combination, ...]:
+    """How the conditions of ``queries`` (``Separator.condition`` of each, in order) make one output each."""
+    return tuple(Combination(len(q.queries) if isinstance(q, QuerySet) else 1, excluded_count(q)) for q in queries)
 
 
 def default_checkpoint() -> Path:

@@ -88,9 +88,12 @@ class Engine:
         film: FilmOffsets,
         settings: EngineSettings = EngineSettings(),
         controls: Controls = Controls(),
+        excluded: int = 0,
     ) -> None:
+        """``film``: one row per sound, the last ``excluded`` left out of the rest."""
         self.settings = settings
         self.separator = StreamingSeparator(net, film, settings.stream)
+        self.separator.set_condition(film, excluded)
         self.separator.warm_up()  # before any audio: the first hop must not pay one-off set-up
         rate = settings.device_rate_hz
         to_device = rate / MODEL_SAMPLE_RATE_HZ
@@ -116,7 +119,8 @@ class Engine:
 
     def sibling(self) -> Engine:
         """A new engine with this one's net, condition, settings and controls (another channel)."""
-        return Engine(self.separator.net, self.separator.film, self.settings, self.controls)
+        film, excluded = self.separator.window_pass.condition
+        return Engine(self.separator.net, film, self.settings, self.controls, excluded)
 
     @property
     def fallback(self) -> Fallback:
@@ -128,8 +132,8 @@ class Engine:
         return 1000.0 * self.latency_samples / self.settings.device_rate_hz
 
     # --- controls, from any thread -------------------------------------------------------
-    def set_condition(self, film: FilmOffsets) -> None:
-        self.separator.set_condition(film)
+    def set_condition(self, film: FilmOffsets, excluded: int = 0) -> None:
+        self.separator.set_condition(film, excluded)
 
     def set_controls(self, **changes: object) -> None:
         """Change ``remove``, ``wet`` or ``bypass``; ramped in over the next chunk."""

@@ -24,7 +24,7 @@ from audio.files import read_audio, resample
 from models.config import ms_to_samples, samples_to_ms
 from models.separator import Separator
 from models.minilm import NearestSound
-from models.queries import Query, describe
+from models.queries import Query, describe, excluded_count
 from realtime.audio_io import DuplexStream, FileInputStream, find_device
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.fallback import FALLBACK_DESCRIPTIONS
@@ -173,7 +173,7 @@ class LiveSession:
             film = net.film(self.embed(query))
         hop_ms = choice.hop_ms if choice.hop_ms is not None else self.adapted_hop_ms
         stream = recommended_settings(net, film) if hop_ms is None else settings_for_hop(ms_to_samples(hop_ms))
-        engine = Engine(net, film, EngineSettings(choice.rate_hz, choice.block_frames, stream), self.controls)
+        engine = Engine(net, film, EngineSettings(choice.rate_hz, choice.block_frames, stream), self.controls, excluded_count(query))
         updater = QueryUpdater(engine, self.embed, self._query_state)
         updater.active = query
         audio = None

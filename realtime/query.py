@@ -14,7 +14,7 @@ from typing import Literal
 
 import torch
 
-from models.queries import Query, describe
+from models.queries import Query, describe, excluded_count
 from realtime.engine import Engine
 
 State = Literal["idle", "encoding", "active", "error"]
@@ -72,7 +72,7 @@ class QueryUpdater:
                 continue
             if self._closed:
                 return
-            self.engine.set_condition(film)
+            self.engine.set_condition(film, excluded_count(query))
             self.active = query
             self._set_state("active", query)
 

@@ -111,9 +111,10 @@ class StreamingSeparator:
         (oneDNN primitives, CUDA kernels), which must not land on the first hop of a live stream."""
         self.window_pass.warm_up()
 
-    def set_condition(self, film: FilmOffsets) -> None:
-        """Swap the query's FiLM offsets; used from the next hop (a reference swap, atomic)."""
-        self.window_pass.set_condition(film)
+    def set_condition(self, film: FilmOffsets, excluded: int = 0) -> None:
+        """Swap the query's FiLM offsets (one row per sound, the last ``excluded`` left out); used from
+        the next hop (a reference swap, atomic)."""
+        self.window_pass.set_condition(film, excluded)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """Take ``(n,)`` float32 input at 32 kHz; return the output samples released by it."""

@@ -40,7 +40,7 @@ class WindowPass:
 
     def __init__(self, net: ResUNet30, film: FilmOffsets, settings: StreamSettings) -> None:
         self.net = net
-        self.film = film
+        self.condition: tuple[FilmOffsets, int] = (film, 0)  # FiLM offsets, and how many rows are excluded
         self.fallback_reason: str | None = None
         s = settings
         self.window_samples = s.window_samples
@@ -49,9 +49,15 @@ class WindowPass:
         # The STFT frames centred in the newest hop, before the look-ahead.
         self._frames = slice(-(s.lookahead_samples + s.hop_samples) // HOP_LENGTH - 1, -s.lookahead_samples // HOP_LENGTH - 1)
 
-    def set_condition(self, film: FilmOffsets) -> None:
-        """Use ``film`` from the next pass on (a reference swap: safe from any thread)."""
-        self.film = film
+    @property
+    def film(self) -> FilmOffsets:
+        return self.condition[0]
+
+    def set_condition(self, film: FilmOffsets, excluded: int = 0) -> None:
+        """Use ``film`` from the next pass on: one sound, or several in one batched pass whose last
+        ``excluded`` are left out (:meth:`ResUNet30.separate_combined`). A reference swap of both at
+        once: safe from any thread, never half of one query and half of another."""
+        self.condition = (film, excluded)
 
     @torch.inference_mode()
     def warm_up(self) -> None:
@@ -60,12 +66,13 @@ class WindowPass:
 
     @torch.inference_mode()
     def run(self, window: np.ndarray) -> Frames:
-        outbox = self._outbox(torch.from_numpy(window)[None, None].to(self.net.device), self.film)
+        film, excluded = self.condition
+        outbox = self._outbox(torch.from_numpy(window)[None, None].to(self.net.device), film, excluded)
         return self._unpack(outbox.cpu().numpy())
 
-    def _outbox(self, window: torch.Tensor, film: FilmOffsets) -> torch.Tensor:
+    def _outbox(self, window: torch.Tensor, film: FilmOffsets, excluded: int = 0) -> torch.Tensor:
         """``(1, 1, W)`` on the net's device -> the kept region and frames, flat, in one tensor."""
-        waveform, magnitude, mask = self.net.separate_with_spectra(window, film)
+        waveform, magnitude, mask = self.net.separate_combined(window, film, excluded)
         parts = (waveform[0, 0, self._region], magnitude[0, 0, self._frames], mask[0, 0, self._frames])
         return torch.cat([part.reshape(-1) for part in parts])
 
@@ -102,7 +109,9 @@ class CudaGraphWindowPass(WindowPass):
 
     @torch.inference_mode()
     def run(self, window: np.ndarray) -> Frames:
-        film = self.film
+        film, excluded = self.condition
+        if excluded or _conditions(film) != _conditions(self._static_film):
+            return super().run(window)  # several sounds: captured at one condition, so run eagerly
         if film is not self._loaded_film:
             for path, offset in film.items():
                 self._static_film[path].copy_(offset)
@@ -113,6 +122,10 @@ class CudaGraphWindowPass(WindowPass):
         self._host_outbox.copy_(self._static_outbox, non_blocking=True)
         torch.cuda.current_stream(self.net.device).synchronize()
         return self._unpack(self._host_outbox.numpy())
+
+
+def _conditions(film: FilmOffsets) -> int:
+    return next(iter(film.values())).shape[0]
 
 
 def window_pass(net: ResUNet30, film: FilmOffsets, settings: StreamSettings) -> WindowPass:

@@ -202,3 +202,22 @@ def test_the_status_says_whether_the_model_knows_the_active_description(jack):
         assert (match.label, match.known) == ("siren", False)
     finally:
         session.stop()
+
+
+def test_several_sounds_are_one_query_change_and_one_batched_condition(jack):
+    from models.queries import parse_query
+
+    session = LiveSession(Separator.from_checkpoint(default_checkpoint()), "bundled default")
+    session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
+    try:
+        encodings = session.updater.encodings
+        session.set_query(parse_query("speech + beeps but not hum"))
+        _wait_for(lambda: session.status()["query"] == "speech + beeps but not hum")
+        film, excluded = session.engine.separator.window_pass.condition
+        assert next(iter(film.values())).shape[0] == 3 and excluded == 1  # three sounds, one pass
+        assert session.updater.encodings == encodings + 1  # one change, encoded once
+        hops = session.engine.stats.snapshot()["hops"]
+        _wait_for(lambda: session.engine.stats.snapshot()["hops"] > hops + 2)
+        assert session.status()["audio"] == "separating" and session.engine.failure is None
+    finally:
+        session.stop()
