@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     stream = commands.add_parser("stream", help="separate live input (devices) or a file through the real-time engine")
     query = stream.add_mutually_exclusive_group()
-    query.add_argument("-q", "--query", help="description of the sound")
+    query.add_argument("-q", "--query", help="description of the sound; several: 'a + b', 'a but not b'")
     query.add_argument("--embedding", type=Path, help="saved condition (.npy) instead of a description")
+    query.add_argument("--preset", help="a preset saved in the app: its query, mode and dry/wet")
     source = stream.add_mutually_exclusive_group(required=True)
     source.add_argument("--input-file", type=Path, help="play this file through the engine instead of a device")
     source.add_argument("--input-device", help="input device (index or part of its name)")

@@ -14,6 +14,7 @@ from models.queries import check_saved_condition, excluded_count, parse_query, t
 from models.resunet import FilmOffsets, ResUNet30
 from realtime import session
 from realtime.engine import Controls, Engine, EngineSettings
+from realtime.presets import find_preset
 from realtime.streaming import StreamSettings
 from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
@@ -29,6 +30,9 @@ def run(args: argparse.Namespace) -> None:
         if not devices:
             print(session.NO_DEVICES)
         return
+    if args.preset is not None:
+        preset = find_preset(args.preset)
+        args = argparse.Namespace(**vars(args) | {"query": preset.query, "mode": preset.mode, "wet": preset.wet})
     if args.embedding is None:
         query = parse_query(args.query or "")  # "a + b but not c": several sounds in one batched pass
     else:

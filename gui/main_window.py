@@ -14,16 +14,18 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
-    QButtonGroup, QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMainWindow,
+    QButtonGroup, QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
     QMessageBox, QProgressBar, QPushButton, QRadioButton, QSlider, QVBoxLayout, QWidget,
 )
 
+from gui.chips import QueryChips, chips_query, query_chips
 from gui.meters import LevelMeter, dbfs
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
-from models.queries import describe, parse_query
+from models.queries import QuerySet, describe, parse_query
 from models.separator import Separator, official_checkpoint
 from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
+from realtime.presets import Preset, find_preset, load_presets, save_preset
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
@@ -45,15 +47,16 @@ class MainWindow(QMainWindow):
         self._shown_error: str | None = None
         self._shown_start_error: str | None = None
         self._loading_name: str | None = None
+        self.status = QLabel("stopped")
+        self.warning = QLabel("")
+        self.warning.setStyleSheet("color: #c0392b")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(self._build_io_row())
         layout.addLayout(self._build_query_row())
+        layout.addLayout(self._build_chips_row())
         layout.addLayout(self._build_model_row())
         layout.addWidget(self._build_views(), stretch=1)
-        self.status = QLabel("stopped")
-        self.warning = QLabel("")
-        self.warning.setStyleSheet("color: #c0392b")
         layout.addWidget(self.status)
         layout.addWidget(self.warning)
         self.setCentralWidget(central)
@@ -102,6 +105,8 @@ class MainWindow(QMainWindow):
         self.query.lineEdit().textEdited.connect(lambda _: self.debounce.start())
         self.query.activated.connect(lambda _: self._query_settled())
         self.query_state = QLabel("")
+        self.add_chip = QPushButton("+ Add", clicked=self._add_chips)
+        self.add_chip.setToolTip("keep this description as a chip, to separate several sounds at once")
         self.example_clip = QPushButton("Example clip…", clicked=self._choose_example_clip)
         self.example_clip.setToolTip("query with a recording of the sound instead of a description (CLAP models)")
         self.isolate, self.remove = QRadioButton("Isolate"), QRadioButton("Remove")
@@ -119,12 +124,87 @@ class MainWindow(QMainWindow):
         self.query_state.setMinimumWidth(QUERY_STATE_WIDTH_PX)  # a longer state never shifts the controls
         for label in (self.wet_value, self.gain_value):
             label.setMinimumWidth(SLIDER_VALUE_WIDTH_PX)
-        for widget in (QLabel("Query"), self.query, self.example_clip, self.query_state, self.isolate, self.remove,
+        for widget in (QLabel("Query"), self.query, self.add_chip, self.example_clip, self.query_state, self.isolate, self.remove,
                        QLabel("Dry/wet"), self.wet, self.wet_value, QLabel("Gain"), self.gain, self.gain_value):
             row.addWidget(widget)
         self._wet_changed(self.wet.value())
         self._gain_changed(self.gain.value())
         return row
+
+    def _build_chips_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.chips = QueryChips()
+        self.chips.changed.connect(self._chips_changed)
+        self.presets = QComboBox()
+        self.presets.setPlaceholderText("Presets")
+        self.presets.activated.connect(lambda index: self._apply_preset(self.presets.itemText(index)))
+        self._fill_presets()
+        save = QPushButton("Save preset…", clicked=self._save_preset)
+        save.setToolTip("save the sounds, the mode and the dry/wet mix under a name (also for lass stream --preset)")
+        row.addWidget(self.chips, stretch=1)
+        row.addWidget(self.presets)
+        row.addWidget(save)
+        return row
+
+    def _add_chips(self) -> None:
+        """The query box's description(s) become chips ("a + b but not c": three chips)."""
+        text = self.query.currentText().strip()
+        try:
+            chips = query_chips(parse_query(text), self.remove.isChecked()) if text else None
+        except ValueError:
+            chips = None
+        if chips is None:
+            self.query_state.setText("type a description to add")
+            return
+        self.query.lineEdit().clear()
+        self.chips.set_chips([*self.chips.chips, *(chip for chip in chips if chip not in self.chips.chips)])
+
+    def _chips_changed(self) -> None:
+        made = chips_query(self.chips.chips)
+        if made is None:  # the last chip went: the query box speaks again
+            self._query_settled()
+            return
+        query, remove = made
+        self.remove.setChecked(remove)
+        self.isolate.setChecked(not remove)
+        if query != self.session.query:
+            self.session.set_query(query)
+
+    def _fill_presets(self) -> None:
+        self.presets.clear()
+        try:
+            self.presets.addItems(sorted(load_presets()))
+        except ValueError as error:
+            self.warning.setText(str(error))
+
+    def _apply_preset(self, name: str) -> None:
+        try:
+            preset = find_preset(name)
+        except ValueError as error:
+            QMessageBox.warning(self, "Preset not found", str(error))
+            return
+        self.wet.setValue(round(100 * preset.wet))
+        chips = query_chips(parse_query(preset.query), preset.mode == "remove")
+        if chips is not None:
+            self.chips.set_chips(chips)
+            return
+        self.chips.set_chips([])
+        self.remove.setChecked(preset.mode == "remove")
+        self.query.setEditText(preset.query)
+        self._query_settled()
+
+    def _save_preset(self) -> None:
+        query = self.session.query
+        if isinstance(query, Path) or (isinstance(query, QuerySet) and not all(isinstance(q, str) for q in query.queries)):
+            QMessageBox.information(self, "Cannot save", "Presets keep descriptions; an example clip or a saved condition cannot be one.")
+            return
+        name, ok = QInputDialog.getText(self, "Save preset", "Name:")
+        if not ok or not name.strip():
+            return
+        mode = "remove" if self.remove.isChecked() else "isolate"
+        save_preset(Preset(name.strip(), describe(query), mode, self.wet.value() / 100))
+        self._fill_presets()
+        self.presets.setCurrentText(name.strip())
 
     def _wet_changed(self, percent: int) -> None:
         self.wet_value.setText(f"{percent} % wet")
@@ -203,6 +283,8 @@ class MainWindow(QMainWindow):
             self.output_meter.reset()
 
     def _query_settled(self) -> None:
+        if self.chips.chips:  # the chips make the query; the box adds to them (+ Add)
+            return
         text = self.query.currentText().strip()
         try:
             query = parse_query(text) if text else None  # "speech + guitar", "music but not the vocals"
@@ -283,7 +365,7 @@ class MainWindow(QMainWindow):
         state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status["query_state"], "")
         if state != "active" or not status["query"]:
             self.query_state.setText(state)
-        elif not self.query.currentText().strip() and not isinstance(self.session.query, Path):
+        elif not self.query.currentText().strip() and not self.chips.chips and not isinstance(self.session.query, Path):
             self.query_state.setText(f"empty box: still {status['query']}")  # never a silent default
         else:
             match = f" · {describe_match(status['query_match'])}" if status["query_match"] else ""

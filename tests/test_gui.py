@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PyQt6.QtCore import QSettings
-from PyQt6.QtWidgets import QMessageBox
+from PyQt6.QtWidgets import QLabel, QMessageBox
 
 from audio.files import read_audio, resample
 from models.clap import ClapQueryNet, load_roberta_tokenizer
@@ -20,6 +20,7 @@ def _open_window(qtbot, tmp_path, monkeypatch, separator, name):
     from gui.main_window import MainWindow
 
     warnings = []
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # presets of this test only
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
     monkeypatch.setattr(QMessageBox, "critical", lambda *args: warnings.append(args[2]))
     session = LiveSession(separator, name)
@@ -192,6 +193,47 @@ def qtbot_button():
     from PyQt6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_chips_and_presets_change_the_engines_condition_once_per_change(window, qtbot, monkeypatch):
+    from PyQt6.QtWidgets import QInputDialog
+
+    from models.queries import QuerySet
+    from realtime.presets import Preset, load_presets, save_preset
+
+    _start(window, qtbot)
+    engine, updater = window.session.engine, window.session.updater
+    changes = []
+    set_condition = engine.set_condition
+    monkeypatch.setattr(engine, "set_condition", lambda film, excluded=0: (changes.append(excluded), set_condition(film, excluded)))
+
+    def settles(query, excluded, remove):
+        qtbot.waitUntil(lambda: updater.state == "active" and updater.active == query, timeout=10_000)
+        qtbot.wait(300)  # nothing more follows
+        rows = next(iter(engine.separator.film.values())).shape[0]
+        count = len(query.queries) if isinstance(query, QuerySet) else 1
+        assert (rows, engine.separator.window_pass.condition[1], window.remove.isChecked()) == (count, excluded, remove)
+
+    window.query.setEditText("beeps")
+    qtbot.mouseClick(window.add_chip, qtbot_button())
+    settles("beeps", 0, False)
+    window.query.setEditText("a hum")
+    qtbot.mouseClick(window.add_chip, qtbot_button())
+    settles(QuerySet(("beeps", "a hum")), 0, False)
+    assert window.query.currentText() == "" and [w.findChild(QLabel).text() for w in window.chips.chip_widgets()] == ["beeps", "a hum"]
+    window.chips.toggle_at(1)  # "a hum": isolate -> remove, i.e. left out of the beeps
+    settles(QuerySet(("beeps",), ("a hum",)), 1, False)
+    window.chips.remove_at(0)  # only "a hum" is left, removed: remove mode
+    settles("a hum", 0, True)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args: ("hum out", True))
+    window._save_preset()
+    assert load_presets()["hum out"] == Preset("hum out", "a hum", "remove", 1.0)
+    save_preset(Preset("two", "speech + beeps but not a hum", "isolate", 0.5))
+    window._fill_presets()
+    window.presets.activated.emit(window.presets.findText("two"))
+    settles(QuerySet(("speech", "beeps"), ("a hum",)), 1, False)
+    assert window.wet.value() == 50 and len(window.chips.chips) == 3
+    assert changes == [0, 0, 1, 0, 1], changes  # one per chip added, switched, dropped, and the preset
 
 
 def test_bad_checkpoint_shows_an_error_and_the_model_keeps_running(window, qtbot, tmp_path):

@@ -98,3 +98,21 @@ def test_one_output_of_several_sounds_from_the_command_line(tmp_path):
     np.testing.assert_allclose(both, beeps + speech, atol=1e-4)
     assert main(["separate", mix, "-q", "beeps + speech but not beeps", "-o", str(tmp_path / "not.wav"), "--mode", "remove"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["both.wav", "each-1-beeps.wav", "each-2-speech.wav", "not.wav"]
+
+
+def test_a_preset_streams_as_its_query_mode_and_mix(tmp_path, monkeypatch, capsys):
+    from realtime.presets import Preset, save_preset
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    save_preset(Preset("calls", "beeps + a hum", "remove", 0.5))
+    stream = ["stream", "--input-file", "examples/speech_and_beeps.wav", "--hop-ms", "100", "--output-file"]
+    assert main([*stream, str(tmp_path / "preset.wav"), "--preset", "calls"]) == 0
+    assert main([*stream, str(tmp_path / "direct.wav"), "-q", "beeps + a hum", "--mode", "remove", "--wet", "0.5"]) == 0
+    preset, direct = (sf.read(tmp_path / f"{name}.wav", dtype="float32")[0] for name in ("preset", "direct"))
+    np.testing.assert_array_equal(preset, direct)
+    assert main([*stream, str(tmp_path / "x.wav"), "--preset", "meetings"]) == 2
+    said = capsys.readouterr().err
+    assert "no preset 'meetings'" in said and "saved presets: calls" in said
+    (tmp_path / "config" / "lass-live" / "presets.json").write_text('{"calls": {"query": ""}}')
+    assert main([*stream, str(tmp_path / "x.wav"), "--preset", "calls"]) == 2
+    assert "is damaged" in capsys.readouterr().err

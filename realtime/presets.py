@@ -1,0 +1,71 @@
+"""Presets: saved query sets with their settings ("calls": remove keyboard + dog + traffic), chosen in the
+app or with ``lass stream --preset NAME``.
+
+They live in one JSON file, ``$XDG_CONFIG_HOME/lass-live/presets.json`` (``~/.config`` by default):
+``{"calls": {"query": "keyboard typing + dog barking + traffic noise", "mode": "remove", "wet": 1.0}}``.
+The query is written as the query box takes it (``a + b but not c``). The file is rewritten
+atomically, so a crash never leaves half of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from audio.files import write_atomically
+from models.queries import parse_query
+
+MODES = ("isolate", "remove")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    query: str
+    mode: str = "isolate"
+    wet: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("a preset needs a name")
+        parse_query(self.query)  # raises on an empty part
+        if self.mode not in MODES:
+            raise ValueError(f"preset {self.name!r}: mode must be isolate or remove, not {self.mode!r}")
+        if not 0.0 <= self.wet <= 1.0:
+            raise ValueError(f"preset {self.name!r}: wet must be between 0 and 1, not {self.wet}")
+
+
+def presets_path() -> Path:
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config) / "lass-live" / "presets.json"
+
+
+def load_presets(path: Path | None = None) -> dict[str, Preset]:
+    """Every saved preset by name (none when the file does not exist yet)."""
+    path = path or presets_path()
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())
+        return {name: Preset(name, **fields) for name, fields in raw.items()}
+    except (json.JSONDecodeError, TypeError, AttributeError, ValueError) as error:
+        raise ValueError(f"the presets file {path} is damaged ({error}): fix or delete it") from error
+
+
+def save_preset(preset: Preset, path: Path | None = None) -> None:
+    """Add or replace ``preset`` by its name."""
+    path = path or presets_path()
+    presets = load_presets(path) | {preset.name: preset}
+    data = {name: {k: v for k, v in asdict(p).items() if k != "name"} for name, p in sorted(presets.items())}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, (json.dumps(data, indent=1) + "\n").encode())
+
+
+def find_preset(name: str, path: Path | None = None) -> Preset:
+    presets = load_presets(path)
+    if name not in presets:
+        known = ", ".join(sorted(presets)) or "none yet (save one in the app)"
+        raise ValueError(f"no preset {name!r} in {path or presets_path()}; saved presets: {known}")
+    return presets[name]
