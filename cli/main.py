@@ -23,7 +23,7 @@ from audio.files import AudioFileError, AudioSource, check_output_place, write_a
 from cli.batch import LOG_NAME, collect_jobs, is_batch, run_batch
 from models.errors import ModelLoadingError
 from models.queries import check_saved_condition, check_texts, describe, parse_query, texts_of
-from realtime.errors import EngineFailure
+from realtime.errors import EngineFailure, VirtualMicError
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
 if TYPE_CHECKING:
@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--list-devices", action="store_true", help="list audio devices and exit")
     stream.add_argument("--output-file", type=Path, help="with --input-file: where to write the result")
     stream.add_argument("--output-device", help="output device (index or part of its name)")
+    stream.add_argument(
+        "--virtual-mic", metavar="NAME",
+        help="publish the output as a capture source NAME (a JACK client; PipeWire through pipewire-jack) instead of "
+        "playing it; input from --input-file, or with --input-device from the server's first capture port",
+    )
     stream.add_argument("--realtime", action="store_true", help="with --input-file: pace blocks like a device")
     stream.add_argument("--repair-nonfinite", action="store_true", help="with --input-file: make NaN or infinite samples silence")
     stream.add_argument("--rate", type=int, default=48_000, help="device sample rate (Hz)")
@@ -248,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handler = {"separate": run_separate, "embed": run_embed, "train": run_train, "library": run_library, "eval": run_eval, "stream": run_stream}
         code = handler[args.command](args)
-    except (ModelLoadingError, AudioFileError, ValueError) as error:
+    except (ModelLoadingError, AudioFileError, ValueError, VirtualMicError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except EngineFailure as error:

@@ -7,14 +7,15 @@ import argparse
 import sys
 import torch
 
-from audio.files import AudioSource, check_output_place
+from audio.files import AudioSource, check_output_place, read_audio, resample
 from cli.main import load_separator, warn_about_unknown_sounds
 from models.config import ms_to_samples
-from models.queries import check_saved_condition, excluded_count, parse_query, texts_of
+from models.queries import Query, check_saved_condition, excluded_count, parse_query, texts_of
 from models.resunet import FilmOffsets, ResUNet30
 from realtime import session
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.presets import find_preset
+from realtime.virtual_mic import VirtualMic, open_client
 from realtime.streaming import StreamSettings
 from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
@@ -38,8 +39,11 @@ def run(args: argparse.Namespace) -> None:
     else:
         check_saved_condition(args.embedding)
         query = args.embedding
+    if args.virtual_mic is not None:
+        _run_virtual_mic(args, query)
+        return
     if args.input_file and args.output_file is None:
-        raise ValueError("--input-file needs --output-file")
+        raise ValueError("--input-file needs --output-file (or --virtual-mic NAME)")
     if args.input_file and args.output_file:
         check_output_place(args.output_file, args.input_file)
     # Before the model loads: an unusable file, a missing device or server is said at once.
@@ -58,6 +62,30 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote {args.output_file}")
     else:
         session.stream_devices(engine, *devices, args.seconds)
+
+
+def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
+    """The output as a capture source on the JACK server, at its rate and period."""
+    chosen = [option for option, value in (("--output-file", args.output_file), ("--output-device", args.output_device),
+                                           ("--latency-ms", args.latency_ms), ("--block", args.block)) if value is not None]
+    if chosen:
+        raise ValueError(f"--virtual-mic plays into its own ports at the server's period: drop {', '.join(chosen)}")
+    client = open_client(args.virtual_mic)
+    try:
+        samples = None
+        if args.input_file:
+            clip = read_audio(args.input_file)
+            samples = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, client.samplerate)[0]
+        separator = load_separator(args)
+        warn_about_unknown_sounds(separator, texts_of(query))
+        block_args = argparse.Namespace(**vars(args) | {"block": client.blocksize})
+        engine = build_engine(separator.separation_net, separator.condition(query), block_args, client.samplerate, excluded_count(query))
+        mic = VirtualMic(client, engine, samples)
+    except BaseException:
+        client.close()
+        raise
+    print(session.describe_settings(engine), file=sys.stderr)
+    session.stream_virtual_mic(mic, args.seconds)
 
 
 def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:

@@ -1,5 +1,9 @@
-"""The error of the real-time path, importable without torch (the ``lass`` command catches it)."""
+"""The errors of the real-time path, importable without torch (the ``lass`` command catches them)."""
 
 
 class EngineFailure(RuntimeError):
     """The worker stopped on an error; the callback plays the fallback until the owner stops the engine."""
+
+
+class VirtualMicError(RuntimeError):
+    """No server to publish a virtual microphone on, or a name in use: the message says what to do."""

@@ -1,0 +1,107 @@
+"""The virtual microphone on JACK: another client sees NAME:capture_1, records what the engine makes
+of the file (the same samples the offline stream gives), and the ports are gone once it stops."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from audio.files import read_audio, resample, write_audio
+from cli.main import main
+from realtime.virtual_mic import OUTPUT_PORT
+from tests.live_audio import RATE_HZ
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "lass-live"
+BLOCK_S = 0.5
+
+
+class PortRecorder:
+    """A JACK client that records one port of another client once it appears."""
+
+    def __init__(self, port: str, seconds: float) -> None:
+        import jack
+
+        self.client = jack.Client("lass-mic-tester", no_start_server=True)
+        self.inport = self.client.inports.register("in")
+        self.recorded = np.zeros(int(seconds * RATE_HZ), dtype=np.float32)
+        self.position = 0
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+        self.port = port
+
+    def connect_when_there(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.client.get_ports(self.port):
+                self.client.connect(self.port, self.inport)
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _process(self, frames: int) -> None:
+        piece = self.inport.get_array()[: max(0, len(self.recorded) - self.position)]
+        self.recorded[self.position : self.position + len(piece)] = piece
+        self.position += frames
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def _median_block_snr_db(reference: np.ndarray, recorded: np.ndarray) -> tuple[float, float]:
+    """Align ``recorded`` to ``reference`` by cross-correlation; the median and the best SNR over 0.5 s blocks."""
+    n = len(reference) + len(recorded)
+    correlation = np.fft.irfft(np.fft.rfft(recorded, n) * np.conj(np.fft.rfft(reference, n)), n)
+    delay = int(np.argmax(correlation[: len(recorded)]))
+    aligned = recorded[delay : delay + len(reference)]
+    block = int(BLOCK_S * RATE_HZ)
+    snrs = [
+        10 * np.log10(np.sum(reference[i : i + block] ** 2) / max(np.sum((reference - aligned)[i : i + block] ** 2), 1e-20))
+        for i in range(0, len(aligned) - block + 1, block)
+        if np.sum(reference[i : i + block] ** 2) > 0
+    ]
+    return float(np.median(snrs)), float(np.max(snrs))
+
+
+def test_the_virtual_mic_is_a_jack_client_that_records_like_the_offline_stream(jack, tmp_path):
+    import jack as jack_client
+
+    clip = read_audio(ROOT / "examples" / "speech_and_beeps.wav")
+    mix = tmp_path / "mix.wav"
+    write_audio(mix, resample(clip.samples.mean(0, keepdims=True), clip.sample_rate_hz, RATE_HZ), RATE_HZ)
+    settings = ["-q", "speech", "--hop-ms", "100"]
+    assert main(["stream", "--input-file", str(mix), "--output-file", str(tmp_path / "offline.wav"), "--block", "512", *settings]) == 0
+    offline = sf.read(tmp_path / "offline.wav", dtype="float32")[0]
+
+    recorder = PortRecorder(f"{NAME}:{OUTPUT_PORT}", seconds=len(offline) / RATE_HZ + 15)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "stream", "--input-file", str(mix), "--virtual-mic", NAME, *settings],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert recorder.connect_when_there(timeout_s=60), process.stderr.read() if process.poll() is not None else "no port"
+        port = recorder.client.get_port_by_name(f"{NAME}:{OUTPUT_PORT}")
+        assert port.is_output and port.is_audio and not port.is_physical  # a source other clients can take
+        assert process.wait(timeout=120) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        recorder.close()
+    checker = jack_client.Client("lass-mic-checker", no_start_server=True)
+    assert checker.get_ports(f"{NAME}:") == []  # stopping removed it
+    checker.close()
+    median_db, best_db = _median_block_snr_db(offline, recorder.recorded)
+    assert median_db >= 15, (median_db, best_db)
+    assert best_db >= 60, (median_db, best_db)  # the offline stream's samples, up to its file's 16-bit rounding
+
+
+def test_without_a_server_the_virtual_mic_says_what_to_start(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "lass-no-such-server")
+    mix = ROOT / "examples" / "speech_and_beeps.wav"
+    assert main(["stream", "--input-file", str(mix), "--virtual-mic", NAME, "-q", "speech"]) == 2
+    said = capsys.readouterr().err
+    assert "no JACK server to publish the virtual microphone 'lass-live' on: start one" in said and "Traceback" not in said
