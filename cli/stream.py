@@ -70,7 +70,7 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
                                            ("--latency-ms", args.latency_ms), ("--block", args.block)) if value is not None]
     if chosen:
         raise ValueError(f"--virtual-mic plays into its own ports at the server's period: drop {', '.join(chosen)}")
-    client = open_client(args.virtual_mic)
+    client, loopback = open_client(args.virtual_mic)
     try:
         samples = None
         if args.input_file:
@@ -80,9 +80,11 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
         warn_about_unknown_sounds(separator, texts_of(query))
         block_args = argparse.Namespace(**vars(args) | {"block": client.blocksize})
         engine = build_engine(separator.separation_net, separator.condition(query), block_args, client.samplerate, excluded_count(query))
-        mic = VirtualMic(client, engine, samples)
+        mic = VirtualMic(client, engine, samples, loopback)
     except BaseException:
         client.close()
+        if loopback is not None:
+            loopback.close()
         raise
     print(session.describe_settings(engine), file=sys.stderr)
     session.stream_virtual_mic(mic, args.seconds)

@@ -15,7 +15,7 @@ from models.config import samples_to_ms
 from realtime.audio_io import NO_DEVICES, DuplexStream, find_device, list_devices
 from realtime.engine import Engine
 from realtime.file_stream import EngineFeed, running
-from realtime.virtual_mic import OUTPUT_PORT, VirtualMic
+from realtime.virtual_mic import VirtualMic
 
 __all__ = ["NO_DEVICES", "describe_settings", "find_device", "list_devices", "stream_devices", "stream_file"]
 STATUS_PERIOD_S = 1.0
@@ -70,8 +70,8 @@ def stream_virtual_mic(mic: VirtualMic, seconds: float | None) -> None:
     """Publish ``mic`` until its file has played out, ``seconds`` pass or Ctrl-C, printing the engine's
     figures every second; stopping removes it."""
     mic.start()
-    print(f"virtual microphone {mic.name}: record from {mic.name}:{OUTPUT_PORT} (server latency "
-          f"{1000 * mic.server_latency_s:.1f} ms on top of the engine's)", file=sys.stderr)
+    print(f"virtual microphone: record from {mic.source} (server latency {1000 * mic.server_latency_s:.1f} ms "
+          "on top of the engine's)", file=sys.stderr)
     started = last_status = time.monotonic()
     try:
         while not mic.played_all and (seconds is None or time.monotonic() - started < seconds):

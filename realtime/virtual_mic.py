@@ -1,11 +1,16 @@
 """A virtual microphone: the processed output published as a capture source that other apps record from.
 
-It is a JACK client named NAME with one output port, ``NAME:capture_1``, driven by the server's
-clock: each period, the process callback hands the engine the next input block (from a file, or from
-the client's input port ``NAME:input_1``, wired to the server's first physical capture port) and
-writes the engine's output straight into the port's buffer. Any JACK client lists and records it
-(``jack_connect NAME:capture_1 ...``); on a PipeWire desktop the same client runs through PipeWire's
-JACK library (pipewire-jack), as a node named NAME. Stopping closes the client: the ports are gone.
+The engine runs in the process callback of a JACK client, on the server's clock: each period it
+takes the next input block (from a file, or from the client's input port ``input_1``, wired to the
+server's first physical capture port) and writes its output straight into the client's port.
+- On JACK the client is named NAME and its port ``NAME:capture_1`` is the source: any JACK client
+  lists and records it.
+- On PipeWire (the client runs through PipeWire's JACK library: ``pw-jack lass stream ...``, or a
+  desktop where pipewire-jack replaces libjack) a JACK client's node cannot be an Audio/Source
+  (WirePlumber finds no format to configure it with), so ``pw-loopback`` makes the pair a virtual
+  microphone is made of: a sink ``NAME-input`` and an Audio/Source ``NAME`` fed by it. The engine's
+  client (``NAME-engine``) plays into the sink; apps record ``NAME`` (``pw-record --target NAME``).
+Stopping closes the client and ends the loopback: the nodes and ports are gone.
 
 The engine must be built for the server's sample rate and period (:func:`open_client` gives both
 before the model loads), so that its latency counts the blocks it really gets. The stream's latency
@@ -14,6 +19,10 @@ is the engine's plus one period of the server's own buffering (:attr:`VirtualMic
 
 from __future__ import annotations
 
+import subprocess
+import time
+from dataclasses import dataclass
+
 import numpy as np
 
 from realtime.engine import Engine
@@ -21,10 +30,24 @@ from realtime.errors import VirtualMicError
 
 OUTPUT_PORT = "capture_1"
 INPUT_PORT = "input_1"
+LOOPBACK_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Loopback:
+    """PipeWire's half of a virtual microphone: the ``pw-loopback`` process and the sink's input port."""
+
+    process: subprocess.Popen
+    input_port: str
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def open_client(name: str):
-    """A JACK client named ``name`` on the running server (``JACK_DEFAULT_SERVER``, or the default)."""
+    """A JACK client for the virtual microphone ``name`` on the running server (``JACK_DEFAULT_SERVER``,
+    or the default), and on PipeWire the :class:`Loopback` it plays into (else None)."""
     try:
         import jack
     except OSError as error:  # the package is there, the JACK library is not
@@ -32,31 +55,60 @@ def open_client(name: str):
             "a virtual microphone needs the JACK library: apt-get install libjack-jackd2-0 "
             "(or pipewire-jack on a PipeWire desktop)"
         ) from error
+    on_pipewire = "PipeWire" in jack.version_string()
     try:
-        client = jack.Client(name, no_start_server=True)
+        client = jack.Client(f"{name}-engine" if on_pipewire else name, no_start_server=True)
     except jack.JackOpenError as error:
         raise VirtualMicError(
             f"no JACK server to publish the virtual microphone {name!r} on: start one (jackd -d alsa, or "
             "jackd -d dummy to try it), or run PipeWire with pipewire-jack"
         ) from error
-    if client.name != name:  # the server renamed it: another client holds the name
+    if not on_pipewire:
+        if client.name != name:  # the server renamed it: another client holds the name
+            client.close()
+            raise VirtualMicError(f"a JACK client named {name!r} exists already: choose another --virtual-mic name")
+        return client, None
+    try:
+        return client, _loopback(client, name)
+    except BaseException:
         client.close()
-        raise VirtualMicError(f"a JACK client named {name!r} exists already: choose another --virtual-mic name")
-    return client
+        raise
+
+
+def _loopback(client, name: str) -> Loopback:
+    if client.get_ports(f"^{name}:"):
+        raise VirtualMicError(f"PipeWire has a node named {name!r} already: choose another --virtual-mic name")
+    command = [
+        "pw-loopback", "-n", name,
+        f"--capture-props=media.class=Audio/Sink node.name={name}-input audio.position=[MONO]",
+        f"--playback-props=media.class=Audio/Source node.name={name} audio.position=[MONO]",
+    ]
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except FileNotFoundError as error:
+        raise VirtualMicError("pw-loopback is missing: apt-get install pipewire-bin") from error
+    deadline = time.monotonic() + LOOPBACK_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        inputs = client.get_ports(f"^{name}:", is_input=True, is_audio=True)
+        if inputs:
+            return Loopback(process, inputs[0].name)
+        time.sleep(0.05)
+    process.kill()
+    raise VirtualMicError(f"pw-loopback did not make the virtual microphone {name!r}: {process.communicate()[1].strip()}")
 
 
 class VirtualMic:
     """Drives ``engine`` from ``client``'s process callback; input from ``samples`` (mono, at the
     server's rate, then silence) or from the server's first physical capture port."""
 
-    def __init__(self, client, engine: Engine, samples: np.ndarray | None = None) -> None:
+    def __init__(self, client, engine: Engine, samples: np.ndarray | None = None, loopback: Loopback | None = None) -> None:
         settings = engine.settings
         if (client.samplerate, client.blocksize) != (settings.device_rate_hz, settings.block_frames):
             raise VirtualMicError(
                 f"the engine runs at {settings.device_rate_hz} Hz in blocks of {settings.block_frames}, the JACK "
                 f"server at {client.samplerate} Hz in periods of {client.blocksize}: build it for the server"
             )
-        self.client, self.engine = client, engine
+        self.client, self.engine, self.loopback = client, engine, loopback
         self.samples = None if samples is None else samples.astype(np.float32)
         self.position = 0  # input samples handed to the engine
         self._block = np.zeros(client.blocksize, dtype=np.float32)
@@ -65,8 +117,9 @@ class VirtualMic:
         client.set_process_callback(self._process)
 
     @property
-    def name(self) -> str:
-        return self.client.name
+    def source(self) -> str:
+        """What other apps record: the PipeWire node, or the JACK port."""
+        return self.loopback.input_port.split(":")[0] if self.loopback else f"{self.client.name}:{OUTPUT_PORT}"
 
     @property
     def server_latency_s(self) -> float:
@@ -81,6 +134,8 @@ class VirtualMic:
     def start(self) -> None:
         self.engine.start()
         self.client.activate()
+        if self.loopback is not None:
+            self.client.connect(self.output, self.loopback.input_port)
         if self.input is not None:
             captures = self.client.get_ports(is_physical=True, is_output=True, is_audio=True)
             if not captures:
@@ -89,9 +144,11 @@ class VirtualMic:
             self.client.connect(captures[0], self.input)
 
     def stop(self) -> None:
-        """Close the client (its ports disappear), then stop the engine's worker."""
+        """Close the client (its ports disappear) and the loopback, then stop the engine's worker."""
         self.client.deactivate()
         self.client.close()
+        if self.loopback is not None:
+            self.loopback.close()
         self.engine.stop()
 
     def _process(self, frames: int) -> None:

@@ -22,6 +22,15 @@ def jack():
 
 
 @pytest.fixture(scope="session")
+def pipewire():
+    """A private PipeWire server with WirePlumber; yields the environment that reaches it."""
+    from realtime.pipewire_server import pipewire_server
+
+    with pipewire_server() as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
 def official_separation_state():
     return fixtures.official_separation_state()
 

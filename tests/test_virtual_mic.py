@@ -53,29 +53,42 @@ class PortRecorder:
 
 
 def _median_block_snr_db(reference: np.ndarray, recorded: np.ndarray) -> tuple[float, float]:
-    """Align ``recorded`` to ``reference`` by cross-correlation; the median and the best SNR over 0.5 s blocks."""
+    """Align ``recorded`` to ``reference`` by cross-correlation (either may start first); the median
+    and the best SNR over 0.5 s blocks where both have sound."""
     n = len(reference) + len(recorded)
     correlation = np.fft.irfft(np.fft.rfft(recorded, n) * np.conj(np.fft.rfft(reference, n)), n)
-    delay = int(np.argmax(correlation[: len(recorded)]))
-    aligned = recorded[delay : delay + len(reference)]
+    lag = int(np.argmax(correlation))
+    lag = lag if lag < len(recorded) else lag - n
+    recorded, reference = (recorded[lag:], reference) if lag >= 0 else (recorded, reference[-lag:])
+    length = min(len(recorded), len(reference))
+    recorded, reference = recorded[:length], reference[:length]
     block = int(BLOCK_S * RATE_HZ)
     snrs = [
-        10 * np.log10(np.sum(reference[i : i + block] ** 2) / max(np.sum((reference - aligned)[i : i + block] ** 2), 1e-20))
-        for i in range(0, len(aligned) - block + 1, block)
-        if np.sum(reference[i : i + block] ** 2) > 0
+        10 * np.log10(np.sum(reference[i : i + block] ** 2) / max(np.sum((reference - recorded)[i : i + block] ** 2), 1e-20))
+        for i in range(0, length - block + 1, block)
+        if np.sum(reference[i : i + block] ** 2) > 0 and np.sum(recorded[i : i + block] ** 2) > 0
     ]
     return float(np.median(snrs)), float(np.max(snrs))
+
+
+def _example_at_device_rate(tmp_path):
+    clip = read_audio(ROOT / "examples" / "speech_and_beeps.wav")
+    mix = tmp_path / "mix.wav"
+    write_audio(mix, resample(clip.samples.mean(0, keepdims=True), clip.sample_rate_hz, RATE_HZ), RATE_HZ)
+    return mix
+
+
+def _offline(mix, out, block, settings):
+    assert main(["stream", "--input-file", str(mix), "--output-file", str(out), "--block", str(block), *settings]) == 0
+    return sf.read(out, dtype="float32")[0]
 
 
 def test_the_virtual_mic_is_a_jack_client_that_records_like_the_offline_stream(jack, tmp_path):
     import jack as jack_client
 
-    clip = read_audio(ROOT / "examples" / "speech_and_beeps.wav")
-    mix = tmp_path / "mix.wav"
-    write_audio(mix, resample(clip.samples.mean(0, keepdims=True), clip.sample_rate_hz, RATE_HZ), RATE_HZ)
+    mix = _example_at_device_rate(tmp_path)
     settings = ["-q", "speech", "--hop-ms", "100"]
-    assert main(["stream", "--input-file", str(mix), "--output-file", str(tmp_path / "offline.wav"), "--block", "512", *settings]) == 0
-    offline = sf.read(tmp_path / "offline.wav", dtype="float32")[0]
+    offline = _offline(mix, tmp_path / "offline.wav", 512, settings)
 
     recorder = PortRecorder(f"{NAME}:{OUTPUT_PORT}", seconds=len(offline) / RATE_HZ + 15)
     process = subprocess.Popen(
@@ -105,3 +118,39 @@ def test_without_a_server_the_virtual_mic_says_what_to_start(tmp_path, capsys, m
     assert main(["stream", "--input-file", str(mix), "--virtual-mic", NAME, "-q", "speech"]) == 2
     said = capsys.readouterr().err
     assert "no JACK server to publish the virtual microphone 'lass-live' on: start one" in said and "Traceback" not in said
+
+
+def test_on_pipewire_the_virtual_mic_is_an_audio_source_that_pw_record_records(pipewire, tmp_path):
+    from realtime.pipewire_server import node_names
+
+    env = pipewire
+    mix = _example_at_device_rate(tmp_path)
+    settings = ["-q", "speech", "--hop-ms", "100"]
+    quantum = 1024  # PipeWire's default period at 48 kHz: the engine runs in blocks of it
+    offline = _offline(mix, tmp_path / "offline.wav", quantum, settings)
+    stream = subprocess.Popen(
+        ["pw-jack", sys.executable, "-m", "cli.main", "stream", "--input-file", str(mix), "--virtual-mic", NAME, *settings],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    recording = None
+    try:
+        deadline = time.monotonic() + 60
+        while NAME not in node_names(env) and stream.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert NAME in node_names(env), stream.stderr.read() if stream.poll() is not None else "no node"
+        listing = subprocess.run(["pw-cli", "ls", "Node"], env=env, capture_output=True, text=True).stdout
+        assert f'node.name = "{NAME}"\n \t\tmedia.class = "Audio/Source"' in listing.replace("\r", ""), listing
+        recording = subprocess.Popen(
+            ["pw-record", "--target", NAME, "--rate", str(RATE_HZ), "--channels", "1", "--format", "f32", str(tmp_path / "rec.wav")],
+            env=env, stderr=subprocess.PIPE, text=True,
+        )
+        assert stream.wait(timeout=120) == 0, stream.stderr.read()
+    finally:
+        for process in (stream, recording):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+    assert NAME not in node_names(env) and f"{NAME}-input" not in node_names(env)  # gone once stopped
+    recorded = sf.read(tmp_path / "rec.wav", dtype="float32")[0]
+    median_db, best_db = _median_block_snr_db(offline, recorded)
+    assert median_db >= 15, (median_db, best_db)
