@@ -15,7 +15,7 @@ from models.resunet import FilmOffsets, ResUNet30
 from realtime import session
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.presets import find_preset
-from realtime.virtual_mic import VirtualMic, open_client
+from realtime.virtual_mic import VirtualMic, close_client, open_client
 from realtime.streaming import StreamSettings
 from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
@@ -82,9 +82,7 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
         engine = build_engine(separator.separation_net, separator.condition(query), block_args, client.samplerate, excluded_count(query))
         mic = VirtualMic(client, engine, samples, loopback)
     except BaseException:
-        client.close()
-        if loopback is not None:
-            loopback.close()
+        close_client(client, loopback)
         raise
     print(session.describe_settings(engine), file=sys.stderr)
     session.stream_virtual_mic(mic, args.seconds)

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
-    QButtonGroup, QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
+    QButtonGroup, QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMainWindow,
     QMessageBox, QProgressBar, QPushButton, QRadioButton, QSlider, QVBoxLayout, QWidget,
 )
 
@@ -33,6 +33,7 @@ RECENT_QUERIES = 12
 RATES_HZ = (32_000, 44_100, 48_000)
 QUERY_STATE_WIDTH_PX = 220
 SLIDER_VALUE_WIDTH_PX = 70
+DEFAULT_VIRTUAL_MIC = "lass-live"
 
 
 class MainWindow(QMainWindow):
@@ -92,8 +93,12 @@ class MainWindow(QMainWindow):
         self.input_file: Path | None = None
         self.start_button = QPushButton("Start", clicked=self.toggle_running)
         self.bypass = QCheckBox("Bypass", toggled=lambda on: self.session.set_controls(bypass=on))
+        self.virtual_mic = QCheckBox("Virtual mic")
+        self.virtual_mic.setToolTip("publish the output as a microphone other apps record from (JACK, or PipeWire with pipewire-jack), instead of playing it")
+        self.virtual_mic_name = QLineEdit(DEFAULT_VIRTUAL_MIC)
+        self.virtual_mic_name.setMaximumWidth(110)
         for widget in (QLabel("In"), self.input_device, QLabel("Out"), self.output_device, self.rate, self.hop,
-                       self.input_file_button, self.start_button, self.bypass):
+                       self.input_file_button, self.virtual_mic, self.virtual_mic_name, self.start_button, self.bypass):
             row.addWidget(widget)
         return row
 
@@ -262,6 +267,7 @@ class MainWindow(QMainWindow):
             self.session.start_in_background(StreamChoice(
                 self.input_device.currentData(), self.output_device.currentData(), self.rate.currentData(),
                 input_file=self.input_file, hop_ms=self.hop.currentData(),
+                virtual_mic=(self.virtual_mic_name.text().strip() or DEFAULT_VIRTUAL_MIC) if self.virtual_mic.isChecked() else None,
             ))
         self._show_phase(self.session.status())
 
@@ -370,8 +376,9 @@ class MainWindow(QMainWindow):
         else:
             match = f" · {describe_match(status['query_match'])}" if status["query_match"] else ""
             self.query_state.setText(f"active: {status['query']}{match}")
+        published = f" · virtual mic {status['virtual_mic']}" if status["virtual_mic"] else ""
         self.status.setText(
-            f"{status['audio']} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
+            f"{status['audio']}{published} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
             f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "
             f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
         )

@@ -88,6 +88,10 @@ class _EngineStream:
         self.stream.close()
         self.engine.stop()
 
+    def close(self) -> None:
+        """Close the stream (a stream that failed to start)."""
+        self.stream.close()
+
 
 class DuplexStream(_EngineStream):
     """Runs ``engine`` on a PortAudio duplex stream."""

@@ -32,6 +32,7 @@ from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
 from realtime.streaming import SpectralFrames, StreamingSeparator
 from realtime.tuning import recommended_settings, settings_for_hop
+from realtime.virtual_mic import VirtualMic, close_client, open_client
 from realtime.window_pass import CudaGraphWindowPass
 
 Phase = Literal["stopped", "starting", "running", "failed"]
@@ -79,6 +80,7 @@ class StreamChoice:
     block_frames: int = 512
     input_file: Path | None = None
     hop_ms: float | None = None  # None: measured on this machine (realtime.tuning)
+    virtual_mic: str | None = None  # publish the output as this capture source instead of playing it
 
 
 class LiveSession:
@@ -173,18 +175,25 @@ class LiveSession:
             film = net.film(self.embed(query))
         hop_ms = choice.hop_ms if choice.hop_ms is not None else self.adapted_hop_ms
         stream = recommended_settings(net, film) if hop_ms is None else settings_for_hop(ms_to_samples(hop_ms))
-        engine = Engine(net, film, EngineSettings(choice.rate_hz, choice.block_frames, stream), self.controls, excluded_count(query))
-        updater = QueryUpdater(engine, self.embed, self._query_state)
-        updater.active = query
-        audio = None
+        client, loopback = open_client(choice.virtual_mic) if choice.virtual_mic is not None else (None, None)
+        if client is not None:  # the engine runs at the server's rate and period
+            choice = replace(choice, rate_hz=client.samplerate, block_frames=client.blocksize)
+        engine = updater = audio = None
         try:
-            audio = self._audio_stream(engine, choice)
+            engine = Engine(net, film, EngineSettings(choice.rate_hz, choice.block_frames, stream), self.controls, excluded_count(query))
+            updater = QueryUpdater(engine, self.embed, self._query_state)
+            updater.active = query
+            audio = self._audio_stream(engine, choice, client, loopback)
             audio.start()
         except BaseException:
-            engine.stop()
-            updater.close()
+            if updater is not None:
+                updater.close()
+            if engine is not None:
+                engine.stop()
             if audio is not None:
-                audio.stream.close()
+                audio.close()
+            elif client is not None:
+                close_client(client, loopback)
             raise
         self.engine, self.updater, self.stream = engine, updater, audio
         self._lateness = RecentLateness()
@@ -194,12 +203,16 @@ class LiveSession:
         self.phase, self.start_error = "running", None
 
     @staticmethod
-    def _audio_stream(engine: Engine, choice: StreamChoice) -> DuplexStream | FileInputStream:
+    def _audio_stream(engine: Engine, choice: StreamChoice, client=None, loopback=None) -> DuplexStream | FileInputStream | VirtualMic:
+        mono = None
+        if choice.input_file is not None:
+            clip = read_audio(choice.input_file)
+            mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
+        if client is not None:
+            return VirtualMic(client, engine, mono, loopback, loop=True)
         find_device(choice.output_device, "output")  # no server or no device: said plainly, not as PortAudio's -1
-        if choice.input_file is None:
+        if mono is None:
             return DuplexStream(engine, find_device(choice.input_device, "input"), choice.output_device)
-        clip = read_audio(choice.input_file)
-        mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
         return FileInputStream(engine, mono, choice.output_device)
 
     def stop(self) -> None:
@@ -339,6 +352,7 @@ class LiveSession:
             "recording": (self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
             "recording_error": self.recorder.error if self.recorder is not None else self.recording_error,
             "behind": behind,
+            "virtual_mic": self.stream.source if isinstance(self.stream, VirtualMic) else None,
             "audio": audio,
             "adaptation": self.adaptation,
             "warning": warning,

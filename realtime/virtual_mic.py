@@ -75,6 +75,13 @@ def open_client(name: str):
         raise
 
 
+def close_client(client, loopback: Loopback | None) -> None:
+    """Close what :func:`open_client` opened."""
+    client.close()
+    if loopback is not None:
+        loopback.close()
+
+
 def _loopback(client, name: str) -> Loopback:
     if client.get_ports(f"^{name}:"):
         raise VirtualMicError(f"PipeWire has a node named {name!r} already: choose another --virtual-mic name")
@@ -99,9 +106,12 @@ def _loopback(client, name: str) -> Loopback:
 
 class VirtualMic:
     """Drives ``engine`` from ``client``'s process callback; input from ``samples`` (mono, at the
-    server's rate, then silence) or from the server's first physical capture port."""
+    server's rate; then silence, or again from the start with ``loop``) or from the server's first
+    physical capture port."""
 
-    def __init__(self, client, engine: Engine, samples: np.ndarray | None = None, loopback: Loopback | None = None) -> None:
+    def __init__(
+        self, client, engine: Engine, samples: np.ndarray | None = None, loopback: Loopback | None = None, loop: bool = False
+    ) -> None:
         settings = engine.settings
         if (client.samplerate, client.blocksize) != (settings.device_rate_hz, settings.block_frames):
             raise VirtualMicError(
@@ -109,7 +119,8 @@ class VirtualMic:
                 f"server at {client.samplerate} Hz in periods of {client.blocksize}: build it for the server"
             )
         self.client, self.engine, self.loopback = client, engine, loopback
-        self.samples = None if samples is None else samples.astype(np.float32)
+        self.samples = None if samples is None else np.resize(samples.astype(np.float32), max(len(samples), client.blocksize))
+        self.loop = loop
         self.position = 0  # input samples handed to the engine
         self._block = np.zeros(client.blocksize, dtype=np.float32)
         self.output = client.outports.register(OUTPUT_PORT)
@@ -127,9 +138,14 @@ class VirtualMic:
         return self.client.blocksize / self.client.samplerate
 
     @property
+    def device_latency_s(self) -> float:
+        """What the server adds to the engine's latency (as PortAudio streams report theirs)."""
+        return self.server_latency_s
+
+    @property
     def played_all(self) -> bool:
-        """For file input: the whole file has come out of the engine (its latency included)."""
-        return self.samples is not None and self.position >= len(self.samples) + self.engine.latency_samples
+        """For file input played once: the whole file has come out of the engine (its latency included)."""
+        return self.samples is not None and not self.loop and self.position >= len(self.samples) + self.engine.latency_samples
 
     def start(self) -> None:
         self.engine.start()
@@ -146,18 +162,21 @@ class VirtualMic:
     def stop(self) -> None:
         """Close the client (its ports disappear) and the loopback, then stop the engine's worker."""
         self.client.deactivate()
-        self.client.close()
-        if self.loopback is not None:
-            self.loopback.close()
+        self.close()
         self.engine.stop()
+
+    def close(self) -> None:
+        """Close the client and the loopback (what :meth:`stop` does besides stopping the engine)."""
+        close_client(self.client, self.loopback)
 
     def _process(self, frames: int) -> None:
         block = self._block[:frames]
         if self.input is not None:
             block[:] = self.input.get_array()
         else:
-            piece = self.samples[self.position : self.position + frames]
+            start = self.position % len(self.samples) if self.loop else self.position
+            piece = self.samples[start : start + frames]
             block[: len(piece)] = piece
-            block[len(piece) :] = 0.0
+            block[len(piece) :] = self.samples[: frames - len(piece)] if self.loop else 0.0
         self.position += frames
         self.engine.process_block(block, self.output.get_array())

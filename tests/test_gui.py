@@ -236,6 +236,23 @@ def test_chips_and_presets_change_the_engines_condition_once_per_change(window, 
     assert changes == [0, 0, 1, 0, 1], changes  # one per chip added, switched, dropped, and the preset
 
 
+def test_the_virtual_mic_switch_publishes_the_output_while_running(window, qtbot):
+    import jack
+
+    window.virtual_mic.setChecked(True)
+    window.virtual_mic_name.setText("lass-app-mic")
+    _start(window, qtbot)
+    other = jack.Client("lass-app-listener", no_start_server=True)
+    try:
+        assert [p.name for p in other.get_ports("lass-app-mic:", is_output=True)] == ["lass-app-mic:capture_1"]
+        qtbot.waitUntil(lambda: "virtual mic lass-app-mic:capture_1" in window.status.text(), timeout=5000)
+        window.toggle_running()
+        qtbot.waitUntil(lambda: not window.session.running, timeout=10_000)
+        assert other.get_ports("lass-app-mic:") == []  # stopping removed it
+    finally:
+        other.close()
+
+
 def test_bad_checkpoint_shows_an_error_and_the_model_keeps_running(window, qtbot, tmp_path):
     _start(window, qtbot)
     bad = tmp_path / "broken.ckpt"
