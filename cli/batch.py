@@ -100,13 +100,14 @@ def run_batch(
     combinations: tuple[Combination, ...],
     mode: Mode,
     repair_nonfinite: bool,
-    log_path: Path,
+    label: str = "",
 ) -> BatchReport:
-    """Separate every job whose outputs are not all there yet; report each file as it goes."""
+    """Separate every job whose outputs are not all there yet; report each file as it goes (with the
+    hours of audio so far and the real-time factor), each line starting with ``label``."""
     report = BatchReport([], [], {})
     started = time.monotonic()
     for number, job in enumerate(jobs, 1):
-        prefix = f"[{number}/{len(jobs)}] {job.source}"
+        prefix = f"{label}[{number}/{len(jobs)}] {job.source}"
         if all(output.is_file() for output in job.outputs):
             report.skipped.append(str(job.source))
             print(f"{prefix}: done already", flush=True)
@@ -122,11 +123,17 @@ def run_batch(
             continue
         report.separated.append(str(job.source))
         report.audio_s += seconds
-        print(f"{prefix}: {seconds:.1f} s of audio in {time.monotonic() - job_started:.1f} s", flush=True)
+        report.wall_s = time.monotonic() - started
+        print(f"{prefix}: {seconds:.1f} s of audio in {time.monotonic() - job_started:.1f} s; "
+              f"{report.audio_s / 3600:.3f} h so far, {report.audio_s / report.wall_s:.1f}x real time", flush=True)
     report.wall_s = time.monotonic() - started
+    return report
+
+
+def write_log(report: BatchReport, log_path: Path) -> None:
+    """The run's JSON log (summary, separated, skipped, failed with reasons), written atomically."""
     log = {"summary": report.summary(), "separated": report.separated, "skipped": report.skipped,
            "failed": [{"input": source, "error": error} for source, error in report.failed.items()],
            "audio_s": report.audio_s, "wall_s": report.wall_s}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(log_path, json.dumps(log, indent=1).encode())
-    return report

@@ -20,7 +20,8 @@ import numpy as np
 
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
 from audio.files import AudioFileError, AudioSource, check_output_place, write_atomically
-from cli.batch import LOG_NAME, collect_jobs, is_batch, run_batch
+from cli.batch import LOG_NAME, collect_jobs, is_batch, run_batch, write_log
+from cli.distributed import gathered, local_device, rank_and_world, share
 from models.errors import ModelLoadingError
 from models.queries import check_saved_condition, check_texts, describe, parse_query, texts_of
 from realtime.errors import EngineFailure, VirtualMicError
@@ -153,8 +154,17 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
     if not jobs:
         raise ValueError(f"no audio files in {', '.join(args.input)}")
+    rank, world = rank_and_world()  # under torchrun: this process's share of the files
+    if world > 1:
+        args = argparse.Namespace(**vars(args) | {"device": local_device(args.device)})
     separator, conditions, combinations = _load_with_conditions(args, queries)
-    report = run_batch(separator, jobs, conditions, combinations, args.mode, args.repair_nonfinite, args.output / LOG_NAME)
+    label = f"[rank {rank}/{world}] " if world > 1 else ""
+    report = run_batch(separator, share(jobs, rank, world), conditions, combinations, args.mode, args.repair_nonfinite, label)
+    if world > 1:
+        report = gathered(report)
+        if rank != 0:  # rank 0 says it all, once
+            return EXIT_FAILURE if report.failed else 0
+    write_log(report, args.output / LOG_NAME)
     print(report.summary())
     for source, error in report.failed.items():
         print(f"  failed: {source}: {error}")

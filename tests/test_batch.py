@@ -76,3 +76,29 @@ def test_inputs_that_name_nothing_or_collide_are_refused_before_any_work(archive
     assert main(["separate", str(archive / "a.wav"), str(archive / "a.wav"), *common]) == 2
     assert "would both write" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_two_processes_under_torchrun_split_the_files_once_and_equal_one_process(archive, small_bundle, tmp_path, capsys):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    condition = tmp_path / "c.npy"
+    c = np.random.default_rng(1).standard_normal(512).astype(np.float32)
+    np.save(condition, c / np.linalg.norm(c))
+    arguments = ["separate", str(archive), "--embedding", str(condition), "--checkpoint", str(small_bundle)]
+    assert main([*arguments, "-o", str(tmp_path / "one")]) == 1
+    capsys.readouterr()
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517", "-m", "cli.main"]
+    done = subprocess.run([*launch, *arguments, "-o", str(tmp_path / "two")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    lines = done.stdout.splitlines()
+    ranks = {rank: [line.split("] ", 2)[-1].split(":")[0] for line in lines if line.startswith(f"[rank {rank}/2]")] for rank in (0, 1)}
+    everything = sorted(str(archive / name) for name in [g[0] for g in GOOD] + list(BAD))
+    assert sorted(ranks[0] + ranks[1]) == everything and not set(ranks[0]) & set(ranks[1]), done.stdout + done.stderr
+    assert all(ranks.values())  # both worked
+    log = json.loads((tmp_path / "two" / "lass-separate.json").read_text())  # one log, merged
+    assert sorted(log["separated"] + [item["input"] for item in log["failed"]]) == everything
+    assert sum("separated 5, skipped 0 (already done), failed 2" in line for line in lines) == 1  # said once
+    for name, *_ in GOOD:
+        np.testing.assert_array_equal(sf.read(tmp_path / "one" / name)[0], sf.read(tmp_path / "two" / name)[0])
