@@ -1,11 +1,13 @@
-"""`lass separate` over many files: folders (recursive), glob patterns and lists of files, into an
-output folder that mirrors the inputs. The model and the conditions load once; every output is
+"""`lass separate` over many files: folders (recursive), glob patterns, lists of files and manifests
+(CSV or JSONL rows of ``path`` and optionally ``query``, ``mode``, ``output``), into an output folder
+that mirrors the inputs. The model and the conditions load once; every output is
 written atomically, so a rerun skips what is complete; a file that cannot be separated is reported
 with its reason (on the terminal and in the folder's JSON log) and never stops the others.
 """
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import time
@@ -18,6 +20,7 @@ import soundfile as sf
 
 from audio.files import AudioFileError, check_output_place, write_atomically
 from models.errors import ModelLoadingError
+from models.queries import parse_query
 from realtime.errors import EngineFailure
 
 if TYPE_CHECKING:  # nothing heavy at import: the lass parser asks is_batch before torch loads
@@ -29,19 +32,28 @@ if TYPE_CHECKING:  # nothing heavy at import: the lass parser asks is_batch befo
 LOG_NAME = "lass-separate.json"
 AUDIO_SUFFIXES = frozenset("." + name.lower() for name in sf.available_formats())
 GLOB_CHARACTERS = frozenset("*?[")
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+MODES = ("isolate", "remove")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and its outputs (one per query)."""
+    """One input file and its outputs: one per query of the command, or the one of its manifest row's
+    own ``query`` (then ``mode`` too, if the row gives one)."""
 
     source: Path
     outputs: tuple[Path, ...]
+    query: str | None = None
+    mode: str | None = None
+
+
+def is_manifest(name: str) -> bool:
+    return Path(name).suffix.lower() in MANIFEST_SUFFIXES
 
 
 def is_batch(inputs: list[str]) -> bool:
-    """Several inputs, a folder or a glob pattern: the output is a folder."""
-    return len(inputs) > 1 or any(Path(name).is_dir() or GLOB_CHARACTERS & set(name) for name in inputs)
+    """Several inputs, a folder, a glob pattern or a manifest: the output is a folder."""
+    return len(inputs) > 1 or any(Path(name).is_dir() or GLOB_CHARACTERS & set(name) or is_manifest(name) for name in inputs)
 
 
 def collect_jobs(inputs: list[str], out_dir: Path, name_outputs: Callable[[Path], list[Path]]) -> list[Job]:
@@ -51,13 +63,52 @@ def collect_jobs(inputs: list[str], out_dir: Path, name_outputs: Callable[[Path]
     names nothing, and for two inputs that would write the same output."""
     jobs, owners = [], {}
     for name in inputs:
-        for source, relative in _files(name):
-            outputs = tuple(name_outputs(out_dir / relative))
-            for output in outputs:
+        rows = _manifest_jobs(Path(name), out_dir, name_outputs) if is_manifest(name) else [
+            Job(source, tuple(name_outputs(out_dir / relative))) for source, relative in _files(name)
+        ]
+        for job in rows:
+            for output in job.outputs:
                 if output in owners:
-                    raise ValueError(f"{source} and {owners[output]} would both write {output}: give them different names")
-                owners[output] = source
-            jobs.append(Job(source, outputs))
+                    raise ValueError(f"{job.source} and {owners[output]} would both write {output}: give them different names")
+                owners[output] = job.source
+            jobs.append(job)
+    return jobs
+
+
+def _manifest_jobs(manifest: Path, out_dir: Path, name_outputs: Callable[[Path], list[Path]]) -> list[Job]:
+    """A manifest's rows as jobs: ``path`` (relative to the manifest's folder), and optionally ``query``
+    (one output of that query), ``mode``, and ``output`` (relative to ``out_dir``; default: ``path``'s)."""
+    if not manifest.is_file():
+        raise ValueError(f"manifest not found: {manifest}")
+    try:
+        if manifest.suffix.lower() == ".csv":
+            with open(manifest, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        else:
+            rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    except (json.JSONDecodeError, csv.Error, UnicodeDecodeError) as error:
+        raise ValueError(f"{manifest} is not a readable manifest: {error}") from error
+    jobs = []
+    for number, row in enumerate(rows, 1):
+        where = f"{manifest}, row {number}"
+        if not isinstance(row, dict) or not row.get("path"):
+            raise ValueError(f"{where}: every row needs a 'path'")
+        unknown = set(row) - {"path", "query", "mode", "output"}
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; a row has path, query, mode, output")
+        mode = row.get("mode") or None
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"{where}: mode must be isolate or remove, not {mode!r}")
+        relative = Path(row["path"])
+        source = relative if relative.is_absolute() else manifest.parent / relative
+        query = row.get("query") or None
+        if query is not None:
+            try:
+                parse_query(query)
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from error
+        output = out_dir / (row.get("output") or (relative.name if relative.is_absolute() else relative))
+        jobs.append(Job(source, (output,) if query is not None else tuple(name_outputs(output)), query, mode))
     return jobs
 
 
@@ -96,14 +147,14 @@ class BatchReport:
 def run_batch(
     separator: Separator,
     jobs: list[Job],
-    conditions: torch.Tensor,
-    combinations: tuple[Combination, ...],
+    conditions_of: Callable[[Job], tuple[torch.Tensor, tuple[Combination, ...]]],
     mode: Mode,
     repair_nonfinite: bool,
     label: str = "",
 ) -> BatchReport:
-    """Separate every job whose outputs are not all there yet; report each file as it goes (with the
-    hours of audio so far and the real-time factor), each line starting with ``label``."""
+    """Separate every job whose outputs are not all there yet, with the conditions ``conditions_of``
+    gives it, in its own mode or ``mode``; report each file as it goes (with the hours of audio so far
+    and the real-time factor), each line starting with ``label``."""
     report = BatchReport([], [], {})
     started = time.monotonic()
     for number, job in enumerate(jobs, 1):
@@ -115,7 +166,9 @@ def run_batch(
         job_started = time.monotonic()
         try:
             check_output_place(job.outputs[0], job.source, len(job.outputs))
-            separator.separate_file(job.source, list(job.outputs), conditions, mode, repair_nonfinite, combinations=combinations)
+            conditions, combinations = conditions_of(job)
+            job_mode = job.mode or mode
+            separator.separate_file(job.source, list(job.outputs), conditions, job_mode, repair_nonfinite, combinations=combinations)
             seconds = sf.info(str(job.source)).duration
         except (AudioFileError, ModelLoadingError, ValueError, EngineFailure, RuntimeError, OSError) as error:
             report.failed[str(job.source)] = str(error)

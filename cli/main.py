@@ -20,7 +20,7 @@ import numpy as np
 
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
 from audio.files import AudioFileError, AudioSource, check_output_place, write_atomically
-from cli.batch import LOG_NAME, collect_jobs, is_batch, run_batch, write_log
+from cli.batch import LOG_NAME, collect_jobs, is_batch, is_manifest, run_batch, write_log
 from cli.distributed import gathered, local_device, rank_and_world, share
 from models.errors import ModelLoadingError
 from models.queries import check_saved_condition, check_texts, describe, parse_query, texts_of
@@ -126,7 +126,7 @@ def output_paths(output: Path, labels: list[str]) -> list[Path]:
 def run_separate(args: argparse.Namespace) -> int:
     texts = [parse_query(text) for text in args.query]  # "a + b but not c": one output of several sounds
     queries = [*texts, *args.query_audio, *args.embedding]  # in the order of the output labels
-    if not queries:
+    if not queries and not any(is_manifest(name) for name in args.input):  # a manifest's rows may bring their own
         raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
     for path in args.embedding:
         check_saved_condition(path)
@@ -154,12 +154,24 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
     if not jobs:
         raise ValueError(f"no audio files in {', '.join(args.input)}")
+    unqueried = next((job for job in jobs if job.query is None), None)
+    if unqueried is not None and not queries:
+        raise ValueError(f"{unqueried.source} has no query in its manifest row, and none was given: add -q TEXT or a query column")
     rank, world = rank_and_world()  # under torchrun: this process's share of the files
     if world > 1:
         args = argparse.Namespace(**vars(args) | {"device": local_device(args.device)})
-    separator, conditions, combinations = _load_with_conditions(args, queries)
+    row_queries = {job.query: parse_query(job.query) for job in jobs if job.query is not None}
+    separator, conditions, combinations = _load_with_conditions(args, [*queries, *row_queries.values()])
+    # The conditions of the command's queries come first, then one output's worth for each row query.
+    command_rows = sum(c.conditions for c in combinations[: len(queries)])
+    by_query, start = {}, command_rows
+    for text, combination in zip(row_queries, combinations[len(queries) :]):
+        by_query[text] = (conditions[start : start + combination.conditions], (combination,))
+        start += combination.conditions
+    command = (conditions[:command_rows], combinations[: len(queries)])
+    conditions_of = lambda job: command if job.query is None else by_query[job.query]
     label = f"[rank {rank}/{world}] " if world > 1 else ""
-    report = run_batch(separator, share(jobs, rank, world), conditions, combinations, args.mode, args.repair_nonfinite, label)
+    report = run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, label)
     if world > 1:
         report = gathered(report)
         if rank != 0:  # rank 0 says it all, once

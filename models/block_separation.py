@@ -64,7 +64,7 @@ class BlockSeparation:
         self.frames_out = 0
         self._segments = SegmentStream(self._separate_segment, segment_samples, overlap_samples)
         self._to_model = stream_resampler(rate_hz, MODEL_SAMPLE_RATE_HZ, channels)
-        self._from_model = stream_resampler(MODEL_SAMPLE_RATE_HZ, rate_hz, queries * channels)
+        self._from_model = stream_resampler(MODEL_SAMPLE_RATE_HZ, rate_hz, self.queries * channels)
         self._unmatched = np.zeros((channels, 0), dtype=np.float32)  # input not yet matched by output (remove)
 
     @torch.inference_mode()

@@ -102,3 +102,26 @@ def test_two_processes_under_torchrun_split_the_files_once_and_equal_one_process
     assert sum("separated 5, skipped 0 (already done), failed 2" in line for line in lines) == 1  # said once
     for name, *_ in GOOD:
         np.testing.assert_array_equal(sf.read(tmp_path / "one" / name)[0], sf.read(tmp_path / "two" / name)[0])
+
+
+def test_a_manifest_gives_each_file_its_query_mode_and_output(archive, tmp_path, capsys):
+    (archive / "list.csv").write_text(
+        "path,query,mode,output\n"
+        "a.wav,,,\n"  # the command's query and mode, the mirrored name
+        "nested/d.wav,speech + beeps,remove,custom/d-quiet.wav\n"
+        "corrupt.wav,,,\n"
+    )
+    out = tmp_path / "out"
+    assert main(["separate", str(archive / "list.csv"), "-q", "beeps", "-o", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "separated 2, skipped 0 (already done), failed 1" in printed and "corrupt.wav: FAILED" in printed
+    for name, arguments in (("a.wav", ["-q", "beeps"]), ("custom/d-quiet.wav", ["-q", "speech + beeps", "--mode", "remove"])):
+        source = archive / ("a.wav" if name == "a.wav" else "nested/d.wav")
+        assert main(["separate", str(source), *arguments, "-o", str(tmp_path / "single.wav")]) == 0
+        np.testing.assert_array_equal(sf.read(tmp_path / "single.wav")[0], sf.read(out / name)[0])
+    (archive / "bad.jsonl").write_text('{"path": "a.wav", "mode": "louder"}\n')
+    assert main(["separate", str(archive / "bad.jsonl"), "-q", "beeps", "-o", str(tmp_path / "x")]) == 2
+    assert "bad.jsonl, row 1: mode must be isolate or remove, not 'louder'" in capsys.readouterr().err
+    (archive / "none.jsonl").write_text('{"path": "a.wav"}\n')
+    assert main(["separate", str(archive / "none.jsonl"), "-o", str(tmp_path / "x")]) == 2
+    assert "has no query in its manifest row, and none was given" in capsys.readouterr().err
