@@ -97,7 +97,7 @@ class LiveSession:
         self.query: Query = "speech"
         self.choice: StreamChoice | None = None
         self.engine: Engine | None = None
-        self.stream: DuplexStream | FileInputStream | None = None
+        self.stream: DuplexStream | FileInputStream | VirtualMic | None = None
         self.updater: QueryUpdater | None = None
         self.recorder: Recorder | None = None
         self.recording_error: str | None = None  # why the last recording stopped early, if it did
