@@ -217,7 +217,7 @@ class IdentityNet:
     def separate(self, mixture, film):
         return mixture
 
-    def separate_with_spectra(self, mixture, film):
+    def separate_combined(self, mixture, film, excluded=0):
         frames = torch.zeros(1, 1, mixture.shape[-1] // HOP_LENGTH + 1, N_FREQ_BINS)
         return mixture, frames, frames
 
@@ -267,7 +267,7 @@ def test_stream_command_with_a_long_lookahead(stream_command, tmp_path):
 class FailingNet(IdentityNet):
     """A test double for a separation net that fails on every pass (a CUDA error, a bad kernel...)."""
 
-    def separate_with_spectra(self, mixture, film):
+    def separate_combined(self, mixture, film, excluded=0):
         raise RuntimeError("device lost")
 
 
