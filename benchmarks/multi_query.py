@@ -2,6 +2,7 @@
 exclusions against plain isolation, and the cost of each added description. Prints tables, writes JSON.
 
     python -m benchmarks.multi_query --out benchmarks/results/multi_query.json
+    python -m benchmarks.multi_query --device cuda --out benchmarks/results/multi_query_gpu.json
 
 Quality: held-out generated three-source mixtures ``a + b + c`` (three different classes, equal RMS,
 2 s, the bundled model and its training captions), SI-SDRi against the true sums:
@@ -24,6 +25,7 @@ import torch
 from benchmarks.machine import ForeignLoad, describe
 from models.block_separation import Combination
 from models.config import MODEL_SAMPLE_RATE_HZ
+from models.fast_path import InferenceOptions
 from models.separator import Separator, default_checkpoint
 from realtime.tuning import window_pass_times_s
 from training.data import GeneratedSources, rms
@@ -85,9 +87,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=2, help="mixtures per class of the first source")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="where the separation net runs")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    separator = Separator.from_checkpoint(default_checkpoint())
+    separator = Separator.from_checkpoint(default_checkpoint(), inference=InferenceOptions(device=args.device))
     with ForeignLoad() as load, torch.inference_mode():
         scores = [score_mixture(separator, sources, captions) for sources, captions in mixtures(args.per_class, args.seed)]
         costs = pass_costs_ms(separator)
