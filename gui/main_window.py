@@ -26,6 +26,7 @@ from models.separator import Separator, official_checkpoint
 from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
 from realtime.presets import Preset, find_preset, load_presets, save_preset
+from realtime.stats import measured_text
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
@@ -379,7 +380,7 @@ class MainWindow(QMainWindow):
         published = f" · virtual mic {status['virtual_mic']}" if status["virtual_mic"] else ""
         self.status.setText(
             f"{status['audio']}{published} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
-            f"(measured {status['measured_latency_ms']:.0f} ms) · RTF {status['rtf']:.2f} · hop "
+            f"({measured_text(status['measured_latency_ms'])}) · RTF {status['rtf']:.2f} · hop "
             f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
         )
         self.warning.setText(status["query_error"] or status["warning"] or status["adaptation"] or "")

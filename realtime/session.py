@@ -15,6 +15,7 @@ from models.config import samples_to_ms
 from realtime.audio_io import NO_DEVICES, DuplexStream, find_device, list_devices
 from realtime.engine import Engine
 from realtime.file_stream import EngineFeed, running
+from realtime.stats import measured_text
 from realtime.virtual_mic import VirtualMic
 
 __all__ = ["NO_DEVICES", "describe_settings", "find_device", "list_devices", "stream_devices", "stream_file"]
@@ -90,5 +91,5 @@ def _status(engine: Engine) -> str:
     return (
         f"rtf {s['rtf']:.2f}  hop p50 {s['hop_ms_p50']:.1f} ms p99 {s['hop_ms_p99']:.1f} ms  "
         f"dropouts {s['dropouts']}  dropped hops {s['dropped_hops']}  xruns {s['input_xruns']}/{s['output_xruns']}  "
-        f"latency {engine.latency_ms:.0f} ms (measured {s['measured_latency_ms']:.0f} ms)"
+        f"latency {engine.latency_ms:.0f} ms ({measured_text(s['measured_latency_ms'])})"
     )

@@ -3,6 +3,7 @@ factor, dropouts, dropped hops and device xruns. Preallocated; the callback only
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,3 +58,8 @@ class EngineStats:
             "output_xruns": self.output_xruns,
             "measured_latency_ms": 1000 * self.measured_latency_s,
         }
+
+
+def measured_text(measured_latency_ms: float) -> str:
+    """``measured 433 ms``, or what stands for it before the audio path has reported one."""
+    return "not measured yet" if math.isnan(measured_latency_ms) else f"measured {measured_latency_ms:.0f} ms"
