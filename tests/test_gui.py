@@ -253,6 +253,23 @@ def test_the_virtual_mic_switch_publishes_the_output_while_running(window, qtbot
         other.close()
 
 
+def test_an_overloaded_engine_makes_the_window_raise_its_hop_and_say_so(qtbot, jack, tmp_path, monkeypatch):
+    from tests.test_live_session import _slow_session
+
+    session, net = _slow_session()  # the bundled net, slowed by a test double on demand
+    window = _open_window(qtbot, tmp_path, monkeypatch, session.separator, session.model_name)
+    try:
+        window.remove.setChecked(True)
+        _start(window, qtbot)  # hop: auto
+        first_hop_ms = window.session.status()["hop_ms"]
+        net.delay_s = 0.5
+        qtbot.waitUntil(lambda: "behind: playing silence where late" in window.status.text(), timeout=20_000)
+        qtbot.waitUntil(lambda: window.warning.text().startswith("the hop was raised from"), timeout=60_000)
+        assert window.session.status()["hop_ms"] > first_hop_ms and window.session.running
+    finally:
+        window.session.stop()
+
+
 def test_bad_checkpoint_shows_an_error_and_the_model_keeps_running(window, qtbot, tmp_path):
     _start(window, qtbot)
     bad = tmp_path / "broken.ckpt"
