@@ -20,7 +20,7 @@ import soundfile as sf
 
 from audio.files import AudioFileError, check_output_place, write_atomically
 from models.errors import ModelLoadingError
-from models.queries import parse_query
+from models.queries import QuerySet, parse_query
 from realtime.errors import EngineFailure
 
 if TYPE_CHECKING:  # nothing heavy at import: the lass parser asks is_batch before torch loads
@@ -43,7 +43,7 @@ class Job:
 
     source: Path
     outputs: tuple[Path, ...]
-    query: str | None = None
+    query: str | QuerySet | None = None
     mode: str | None = None
 
 
@@ -101,12 +101,10 @@ def _manifest_jobs(manifest: Path, out_dir: Path, name_outputs: Callable[[Path],
             raise ValueError(f"{where}: mode must be isolate or remove, not {mode!r}")
         relative = Path(row["path"])
         source = relative if relative.is_absolute() else manifest.parent / relative
-        query = row.get("query") or None
-        if query is not None:
-            try:
-                parse_query(query)
-            except ValueError as error:
-                raise ValueError(f"{where}: {error}") from error
+        try:
+            query = parse_query(row["query"]) if row.get("query") else None
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from error
         output = out_dir / (row.get("output") or (relative.name if relative.is_absolute() else relative))
         jobs.append(Job(source, (output,) if query is not None else tuple(name_outputs(output)), query, mode))
     return jobs

@@ -139,7 +139,8 @@ def run_separate(args: argparse.Namespace) -> int:
         check_output_place(path, source, len(outputs))
     with AudioSource(source):  # a file that cannot be used is said before the model loads
         pass
-    separator, conditions, combinations = _load_with_conditions(args, queries)
+    separator = _load_for(args, queries)
+    conditions, combinations = _conditions(separator, queries)
     separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, sys.stderr.isatty(), combinations=combinations)
     for path in outputs:
         print(f"wrote {path}")
@@ -160,15 +161,10 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     rank, world = rank_and_world()  # under torchrun: this process's share of the files
     if world > 1:
         args = argparse.Namespace(**vars(args) | {"device": local_device(args.device)})
-    row_queries = {job.query: parse_query(job.query) for job in jobs if job.query is not None}
-    separator, conditions, combinations = _load_with_conditions(args, [*queries, *row_queries.values()])
-    # The conditions of the command's queries come first, then one output's worth for each row query.
-    command_rows = sum(c.conditions for c in combinations[: len(queries)])
-    by_query, start = {}, command_rows
-    for text, combination in zip(row_queries, combinations[len(queries) :]):
-        by_query[text] = (conditions[start : start + combination.conditions], (combination,))
-        start += combination.conditions
-    command = (conditions[:command_rows], combinations[: len(queries)])
+    row_queries = {job.query for job in jobs if job.query is not None}
+    separator = _load_for(args, [*queries, *row_queries])
+    command = _conditions(separator, queries) if queries else None
+    by_query = {query: _conditions(separator, [query]) for query in row_queries}
     conditions_of = lambda job: command if job.query is None else by_query[job.query]
     label = f"[rank {rank}/{world}] " if world > 1 else ""
     report = run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, label)
@@ -184,16 +180,20 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     return EXIT_FAILURE if report.failed else 0
 
 
-def _load_with_conditions(args: argparse.Namespace, queries: list) -> tuple[Separator, torch.Tensor, tuple[Combination, ...]]:
-    """The model, the conditions of ``queries`` in order (descriptions it does not know are said),
-    and how they make one output per query."""
+def _load_for(args: argparse.Namespace, queries: list) -> Separator:
+    """The model; the descriptions in ``queries`` it does not know are said."""
+    separator = load_separator(args)
+    warn_about_unknown_sounds(separator, [t for q in queries for t in texts_of(q)])
+    return separator
+
+
+def _conditions(separator: Separator, queries: list) -> tuple[torch.Tensor, tuple[Combination, ...]]:
+    """The conditions of ``queries`` in order, and how they make one output per query."""
     import torch
 
     from models.separator import combinations_of
 
-    separator = load_separator(args)
-    warn_about_unknown_sounds(separator, [t for q in queries for t in texts_of(q)])
-    return separator, torch.cat([separator.condition(query) for query in queries]), combinations_of(queries)
+    return torch.cat([separator.condition(query) for query in queries]), combinations_of(queries)
 
 
 def run_embed(args: argparse.Namespace) -> None:
