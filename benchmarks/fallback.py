@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from benchmarks.machine import describe
-from models.config import MODEL_SAMPLE_RATE_HZ
+from models.config import MODEL_SAMPLE_RATE_HZ, MODES
 from models.separator import Separator, default_checkpoint
 from realtime.fallback import FALLBACK_GAINS, FALLBACKS
 from training.evaluate import generated_items
@@ -35,7 +35,6 @@ from training.evaluate import generated_items
 BLOCK_SAMPLES = 320  # 10 ms at 32 kHz
 LATE_SHARE = 0.3
 MEAN_LATE_RUN_BLOCKS = 10
-MODES = ("isolate", "remove")
 CANDIDATES = (*FALLBACKS, "held")
 HOLD_TIME_S = 0.3
 EPS = 1e-12

@@ -24,7 +24,7 @@ import torch
 
 from benchmarks.machine import ForeignLoad, describe
 from models.block_separation import Combination
-from models.config import MODEL_SAMPLE_RATE_HZ
+from models.config import MODEL_SAMPLE_RATE_HZ, MODES
 from models.fast_path import InferenceOptions
 from models.separator import Separator, default_checkpoint
 from realtime.tuning import window_pass_times_s
@@ -97,7 +97,7 @@ def main() -> None:
     quality = {name: float(np.mean([s[name] for s in scores])) for name in scores[0]}
     print(f"SI-SDRi (dB), mean of {len(scores)} three-source mixtures:")
     print("| query | one batched pass | single queries, summed |\n| --- | ---: | ---: |")
-    for mode in ("isolate", "remove"):
+    for mode in MODES:
         print(f"| {mode} a + b | {quality[f'{mode}_batched']:.2f} | {quality[f'{mode}_sequential']:.2f} |")
     print(f"\n| query (target a) | SI-SDRi |\n| --- | ---: |\n| a | {quality['plain_a']:.2f} |\n| a but not b | {quality['a_but_not_b']:.2f} |")
     print("\nstreaming pass, median ms (default window):\n| descriptions | one batched pass | single passes in turn |\n| ---: | ---: | ---: |")

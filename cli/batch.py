@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import soundfile as sf
 
 from audio.files import AudioFileError, check_output_place, write_atomically
+from models.config import MODES
 from models.errors import ModelLoadingError
 from models.queries import QuerySet, parse_query
 from realtime.errors import EngineFailure
@@ -33,7 +34,6 @@ LOG_NAME = "lass-separate.json"
 AUDIO_SUFFIXES = frozenset("." + name.lower() for name in sf.available_formats())
 GLOB_CHARACTERS = frozenset("*?[")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
-MODES = ("isolate", "remove")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import numpy as np
 from audio.files import AudioFileError, AudioSource, check_output_place, write_atomically
 from cli.batch import LOG_NAME, collect_jobs, is_batch, is_manifest, run_batch, write_log
 from cli.distributed import gathered, local_device, rank_and_world, share
+from models.config import MODES
 from models.errors import ModelLoadingError
 from models.queries import check_saved_condition, check_texts, describe, parse_query, texts_of
 from realtime.errors import EngineFailure, VirtualMicError
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("-q", "--query", action="append", default=[], help="description; repeat for several")
     separate.add_argument("--query-audio", type=Path, action="append", default=[], help="example clip as query")
     separate.add_argument("--embedding", type=Path, action="append", default=[], help="saved condition (.npy)")
-    separate.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
+    separate.add_argument("--mode", choices=MODES, default="isolate")
     separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query), or folder")
     separate.add_argument("--repair-nonfinite", action="store_true", help="make NaN or infinite input samples silence")
     _model_arguments(separate)
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--hop-ms", type=float, help="hop (default: measured on this machine)")
     stream.add_argument("--lookahead-ms", type=float, help="look-ahead (default: one hop)")
     stream.add_argument("--window-ms", type=float, help="model context (default: 1270 ms)")
-    stream.add_argument("--mode", choices=("isolate", "remove"), default="isolate")
+    stream.add_argument("--mode", choices=MODES, default="isolate")
     stream.add_argument("--wet", type=float, default=1.0, help="dry/wet mix, 0..1")
     stream.add_argument("--seconds", type=float, help="live: stop after this long (default: until Ctrl-C)")
     _model_arguments(stream)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from audio.files import stream_resampler
-from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, N_FFT
+from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, MODES, N_FFT
 from models.resunet import FilmOffsets, ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES, SegmentStream
 
@@ -53,7 +53,7 @@ class BlockSeparation:
         overlap_samples: int = DEFAULT_OVERLAP_SAMPLES,
         combinations: tuple[Combination, ...] | None = None,
     ) -> None:
-        if mode not in ("isolate", "remove"):
+        if mode not in MODES:
             raise ValueError(f"mode must be 'isolate' or 'remove', not {mode!r}")
         combinations = combinations or (Combination(),) * queries
         if sum(c.conditions for c in combinations) != queries:

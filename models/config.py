@@ -13,6 +13,7 @@ N_FFT = 2048
 HOP_LENGTH = 320
 N_FREQ_BINS = N_FFT // 2 + 1
 CONDITION_DIM = 512
+MODES = ("isolate", "remove")  # a separation gives the described sound, or the input without it
 
 # 127 hops + 1 = 128 STFT frames, a multiple of the U-Net's time downsampling (32): a segment of
 # this length needs no padding inside the network (1.27 s, the cost of 1 s).

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from audio.files import write_atomically
+from models.config import MODES
 from models.queries import parse_query
-
-MODES = ("isolate", "remove")
 
 
 @dataclass(frozen=True)
