@@ -95,6 +95,14 @@ def test_real_and_generated_sources_that_hold_one_another_are_never_mixed(librar
     assert "drums" not in pool.unmixable("speech") and "camera shutter" not in pool.unmixable("drums")
 
 
+def test_sounds_side_by_side_are_mixed_and_a_sound_with_what_holds_it_is_not(library):
+    for pool in (LibrarySources(library), CombinedSources(GeneratedSources(), LibrarySources(library))):
+        assert "piano" in pool.unmixable("music") and "music" in pool.unmixable("piano")
+        assert "hi-hat" in pool.unmixable("cymbal")
+        assert not {"guitar", "organ", "strings", "kick drum"} & pool.unmixable("piano")  # telling these apart is the job
+        assert "snare drum" not in pool.unmixable("kick drum")
+
+
 class RecordingPool:
     """A test double for a source pool: constant sources, and a record of the labels each mixture drew."""
 

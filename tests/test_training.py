@@ -138,7 +138,7 @@ def test_train_command_writes_bundle_and_eval_scores_it(tmp_path):
     result = json.loads(out.with_suffix(".json").read_text())
     assert set(result["summary"]) == {c.name for c in SOUND_CLASSES} | {"overall"}
     assert len(result["items"]) == len(SOUND_CLASSES)
-    assert out.with_suffix(".csv").read_text().startswith("label,caption,snr_db,sdr,si_sdr,sdri,si_sdri")
+    assert out.with_suffix(".csv").read_text().startswith("label,interferers,caption,snr_db,sdr,si_sdr,sdri,si_sdri")
     # resuming continues from the last checkpoint
     assert main(args[:4] + ["4"] + args[5:] + ["--val-items", "2", "--val-every", "2", "--warmup-steps", "1"]) == 0
     metrics = (run / "logs" / "csv").glob("version_*/metrics.csv")

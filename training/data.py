@@ -142,7 +142,7 @@ class LibrarySources:
             raise ValueError(f"the {split} split of the library at {root} has {len(self.labels)} class(es); mixing needs two")
 
     def unmixable(self, label: str) -> set[str]:
-        return set()
+        return held_together(label)
 
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
         files = self.files[label]
@@ -155,23 +155,36 @@ class LibrarySources:
         return [CaptionText(label, c, c) for label, captions in self.captions.items() for c in captions]
 
 
-# Labels of the generated classes and of the library that hold one another; none of a group is
-# mixed with another of it. Music may hold any instrument or drum.
+# What a label's sound may hold, among the generated classes and the library's: a mixture of "music"
+# and a piano asks for an answer that does not exist (the music may be the piano), so a label is never
+# mixed with one it holds or that holds it. Sounds that merely sit side by side (a piano and a guitar,
+# a kick and a snare) are mixed: telling them apart is the job.
 INSTRUMENTS = {"piano", "guitar", "strings", "brass", "flute", "organ", "plucked", "drums"}
 DRUM_PARTS = {"kick drum", "snare drum", "hi-hat", "cymbal", "tom drum"}
-UNMIXABLE_GROUPS = ({"drums"} | DRUM_PARTS, {"plucked", "guitar"}, {"music"} | INSTRUMENTS | DRUM_PARTS)
+HOLDS = {
+    "music": INSTRUMENTS | DRUM_PARTS,
+    "drums": DRUM_PARTS,
+    "plucked": {"guitar"},  # the generated plucked strings are described as guitars too
+    "guitar": {"plucked"},
+    "cymbal": {"hi-hat"},  # a hi-hat is a pair of cymbals
+}
+
+
+def held_together(label: str) -> set[str]:
+    """The labels never mixed with ``label``: those it holds and those that hold it (see ``HOLDS``)."""
+    return HOLDS.get(label, set()) | {holder for holder, held in HOLDS.items() if label in held}
 
 
 class CombinedSources:
     """Several pools as one: a label is any pool's; a source or caption of it comes from a pool that
-    has it (drawn at random), and labels of one ``UNMIXABLE_GROUPS`` group are never mixed."""
+    has it (drawn at random), and labels that hold one another (:func:`held_together`) are never mixed."""
 
     def __init__(self, *pools: SourcePool) -> None:
         self.pools = pools
         self.labels = tuple(sorted({label for pool in pools for label in pool.labels}))
 
     def unmixable(self, label: str) -> set[str]:
-        return {other for group in UNMIXABLE_GROUPS if label in group for other in group} - {label}
+        return held_together(label)
 
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
         return self._pool(rng, label).audio(rng, label, n_samples)
@@ -249,7 +262,8 @@ class Mixtures(Dataset):
 
     ``snr_db`` fixes the SNR (for evaluation); otherwise it is drawn from the config's range.
     ``target_label`` is cycled through the labels when ``balanced`` (evaluation), else drawn.
-    Items: ``mixture`` and ``target`` ``(1, samples)`` float32, ``caption`` str, ``label`` str.
+    Items: ``mixture`` and ``target`` ``(1, samples)`` float32, ``caption`` str, ``label`` str, and
+    ``interferers``: the other sources' labels joined by " + ".
     """
 
     def __init__(
@@ -281,7 +295,8 @@ class Mixtures(Dataset):
         others = rng.choice(len(candidates), size=min(n_sources - 1, len(candidates)), replace=False)
         n = self.config.segment_samples
         target = self.pool.audio(rng, target_label, n)
-        interferers = [self.pool.audio(rng, candidates[int(k)], n) for k in others]
+        interferer_labels = [candidates[int(k)] for k in others]
+        interferers = [self.pool.audio(rng, label, n) for label in interferer_labels]
         effects = self.config.effects
         if effects is not None:
             target, interferers = in_a_room(rng, target, effects), [in_a_room(rng, x, effects) for x in interferers]
@@ -294,4 +309,5 @@ class Mixtures(Dataset):
             "target": torch.from_numpy(target[None]),
             "caption": self.pool.caption(rng, target_label),
             "label": target_label,
+            "interferers": " + ".join(interferer_labels),
         }

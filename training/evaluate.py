@@ -68,7 +68,7 @@ def listed_items(csv_path: Path) -> Iterator[dict]:
 
 def evaluate(separator: Separator, items: Iterator[dict]) -> list[dict]:
     """Score every item with each of its ``captions`` (one batched separation per item); each result
-    has label, caption, snr_db and the four metrics."""
+    has label, interferers (empty for a mixture list), caption, snr_db and the four metrics."""
     results = []
     conditions: dict[str, torch.Tensor] = {}
     for item in items:
@@ -80,7 +80,8 @@ def evaluate(separator: Separator, items: Iterator[dict]) -> list[dict]:
         estimates = separator.separate(mixture, MODEL_SAMPLE_RATE_HZ, torch.cat([conditions[c] for c in captions]))
         for caption, estimate in zip(captions, estimates):
             scores = separation_scores(item["target"].numpy()[0], estimate[0], mixture[0])
-            results.append({"label": item["label"], "caption": caption, "snr_db": item["snr_db"], **scores})
+            results.append({"label": item["label"], "interferers": item.get("interferers", ""), "caption": caption,
+                            "snr_db": item["snr_db"], **scores})
     return results
 
 
