@@ -8,8 +8,10 @@ with its reason (on the terminal and in the folder's JSON log) and never stops t
 from __future__ import annotations
 
 import csv
+import gc
 import glob
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import soundfile as sf
 
 from audio.files import AudioFileError, check_output_place, write_atomically
 from models.config import MODES
-from models.errors import ModelLoadingError
+from models.errors import ModelLoadingError, SeparationStopped
 from models.queries import QuerySet, parse_query
 from realtime.errors import EngineFailure
 
@@ -133,6 +135,7 @@ class BatchReport:
     failed: dict[str, str]
     audio_s: float = 0.0
     wall_s: float = 0.0
+    passes: int = 0  # the network's forward passes: fewer than segments where files shared them
 
     def summary(self) -> str:
         speed = f", {self.audio_s / self.wall_s:.1f}x real time" if self.wall_s > 0 and self.audio_s else ""
@@ -149,42 +152,106 @@ def run_batch(
     mode: Mode,
     repair_nonfinite: bool,
     label: str = "",
+    workers: int = 1,
 ) -> BatchReport:
     """Separate every job whose outputs are not all there yet, with the conditions ``conditions_of``
-    gives it, in its own mode or ``mode``; report each file as it goes (with the hours of audio so far
-    and the real-time factor), each line starting with ``label``."""
+    gives it, in its own mode or ``mode``; ``workers`` files at a time, their segments batched into
+    shared passes (:mod:`models.batching`). Each file is reported as it ends (with the hours of audio
+    so far and the real-time factor), each line starting with ``label``. On an interrupt, the files
+    under way stop at their next segment and leave nothing behind; then the interrupt goes on."""
+    from models.batching import BatchingNet
+
     report = BatchReport([], [], {})
     started = time.monotonic()
-    for number, job in enumerate(jobs, 1):
+    batching = BatchingNet(separator.separation_net)
+    queue = iter(enumerate(jobs, 1))
+    lock = threading.Lock()  # guards the queue, the report and the terminal
+
+    def separate(number: int, job: Job) -> None:
         prefix = f"{label}[{number}/{len(jobs)}] {job.source}"
         if all(output.is_file() for output in job.outputs):
-            report.skipped.append(str(job.source))
-            print(f"{prefix}: done already", flush=True)
-            continue
+            with lock:
+                report.skipped.append(str(job.source))
+                print(f"{prefix}: done already", flush=True)
+            return
         job_started = time.monotonic()
         try:
             check_output_place(job.outputs[0], job.source, len(job.outputs))
             conditions, combinations = conditions_of(job)
-            job_mode = job.mode or mode
-            separator.separate_file(job.source, list(job.outputs), conditions, job_mode, repair_nonfinite, combinations=combinations)
+            separator.separate_file(job.source, list(job.outputs), conditions, job.mode or mode, repair_nonfinite,
+                                    combinations=combinations, batching=batching)
             seconds = sf.info(str(job.source)).duration
         except (AudioFileError, ModelLoadingError, ValueError, EngineFailure, RuntimeError, OSError) as error:
-            report.failed[str(job.source)] = str(error)
-            print(f"{prefix}: FAILED: {error}", flush=True)
-            continue
-        report.separated.append(str(job.source))
-        report.audio_s += seconds
-        report.wall_s = time.monotonic() - started
-        print(f"{prefix}: {seconds:.1f} s of audio in {time.monotonic() - job_started:.1f} s; "
-              f"{report.audio_s / 3600:.3f} h so far, {report.audio_s / report.wall_s:.1f}x real time", flush=True)
-    report.wall_s = time.monotonic() - started
+            with lock:
+                report.failed[str(job.source)] = str(error)
+                print(f"{prefix}: FAILED: {error}", flush=True)
+            return
+        with lock:
+            report.separated.append(str(job.source))
+            report.audio_s += seconds
+            report.wall_s = time.monotonic() - started
+            print(f"{prefix}: {seconds:.1f} s of audio in {time.monotonic() - job_started:.1f} s; "
+                  f"{report.audio_s / 3600:.3f} h so far, {report.audio_s / report.wall_s:.1f}x real time", flush=True)
+
+    unexpected: list[BaseException] = []  # a failure that is no file's fault ends the run, in the caller
+
+    def work() -> None:
+        try:
+            while not batching.stopped:
+                with lock:
+                    number, job = next(queue, (0, None))
+                if job is None:
+                    return
+                separate(number, job)
+        except SeparationStopped:
+            return
+        except BaseException as error:
+            unexpected.append(error)
+            batching.stop()
+        finally:
+            batching.remove_worker()
+
+    threads = [threading.Thread(target=work, name=f"lass-separate-{i}") for i in range(workers)]
+    for thread in threads:
+        batching.add_worker()  # counted before it starts: the first pass waits for every worker
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        batching.stop()  # an interrupt: the files under way raise SeparationStopped at their next segment
+        for thread in threads:
+            thread.join()
+        _wait_for_native_ends(threads)
+        gc.collect()  # a stopped file's traceback cycles hold its resamplers: free them now, not at interpreter exit
+    if unexpected:
+        raise unexpected[0]
+    report.wall_s, report.passes = time.monotonic() - started, batching.passes
+    order = {str(job.source): i for i, job in enumerate(jobs)}
+    report.separated.sort(key=order.__getitem__)
+    report.skipped.sort(key=order.__getitem__)
+    report.failed = dict(sorted(report.failed.items(), key=lambda item: order[item[0]]))
     return report
+
+
+TASKS = Path("/proc/self/task")  # one entry per thread of this process, by native id (Linux)
+THREAD_END_TIMEOUT_S = 5.0
+
+
+def _wait_for_native_ends(threads: list[threading.Thread], timeout_s: float = THREAD_END_TIMEOUT_S) -> None:
+    """Wait until joined ``threads`` are gone natively too. A joined Python thread is still ending (its
+    thread-local destructors let go of the OpenMP thread team it made), and a process that exits
+    meanwhile aborts: "terminate called without an active exception", or a segmentation fault,
+    measured on interrupted runs that exited at once."""
+    deadline = time.monotonic() + timeout_s
+    while any((TASKS / str(t.native_id)).exists() for t in threads) and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def write_log(report: BatchReport, log_path: Path) -> None:
     """The run's JSON log (summary, separated, skipped, failed with reasons), written atomically."""
     log = {"summary": report.summary(), "separated": report.separated, "skipped": report.skipped,
            "failed": [{"input": source, "error": error} for source, error in report.failed.items()],
-           "audio_s": report.audio_s, "wall_s": report.wall_s}
+           "audio_s": report.audio_s, "wall_s": report.wall_s, "forward_passes": report.passes}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(log_path, json.dumps(log, indent=1).encode())

@@ -56,4 +56,5 @@ def gathered(report: BatchReport) -> BatchReport:
         failed={source: error for r in reports for source, error in r.failed.items()},
         audio_s=sum(r.audio_s for r in reports),
         wall_s=max(r.wall_s for r in reports),
+        passes=sum(r.passes for r in reports),
     )

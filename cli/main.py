@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # as a shell reports Ctrl-C
+DEFAULT_WORKERS = 4
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--mode", choices=MODES, default="isolate")
     separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query), or folder")
     separate.add_argument("--repair-nonfinite", action="store_true", help="make NaN or infinite input samples silence")
+    separate.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS,
+        help=f"with several inputs: files separated at once, their segments batched into shared passes (default {DEFAULT_WORKERS})",
+    )
     _model_arguments(separate)
 
     add_train_arguments(commands.add_parser("train", help="train or fine-tune a model (PyTorch Lightning)"))
@@ -153,6 +159,8 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     1 when some failed (each is listed with its reason)."""
     if args.output.is_file():
         raise ValueError(f"-o {args.output} is a file: with several inputs, -o names a folder")
+    if args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: give at least 1")
     jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
     if not jobs:
         raise ValueError(f"no audio files in {', '.join(args.input)}")
@@ -168,7 +176,7 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     by_query = {query: _conditions(separator, [query]) for query in row_queries}
     conditions_of = lambda job: command if job.query is None else by_query[job.query]
     label = f"[rank {rank}/{world}] " if world > 1 else ""
-    report = run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, label)
+    report = run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, label, args.workers)
     if world > 1:
         report = gathered(report)
         if rank != 0:  # rank 0 says it all, once
@@ -282,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     except EngineFailure as error:
         print(f"lass: error: {error}; nothing was written", file=sys.stderr)
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("lass: interrupted; outputs under way were not written, finished ones are kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code or 0
 
 

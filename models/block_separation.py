@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from audio.files import stream_resampler
+from models.batching import BatchingNet
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, MODES, N_FFT
 from models.resunet import FilmOffsets, ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES, SegmentStream
@@ -36,6 +37,8 @@ class BlockSeparation:
     """Separates ``(channels, frames)`` blocks at ``rate_hz``: one output per condition, or per
     :class:`Combination` of conditions when ``combinations`` are given (one batched pass each).
 
+    ``net`` is the network, or a :class:`BatchingNet` that several files' separations share.
+
     :meth:`push` returns ``(queries, channels, frames)`` blocks of output, aligned with the input and
     later than it by about a segment; :meth:`finish` returns the rest, so that the output has exactly
     the input's length. ``isolate`` gives the described sound, ``remove`` the input minus it.
@@ -43,7 +46,7 @@ class BlockSeparation:
 
     def __init__(
         self,
-        net: ResUNet30,
+        net: ResUNet30 | BatchingNet,
         film: FilmOffsets,
         queries: int,
         channels: int,
@@ -60,6 +63,8 @@ class BlockSeparation:
             raise ValueError(f"the combinations take {sum(c.conditions for c in combinations)} conditions, not {queries}")
         self.net, self.film, self.channels, self.mode = net, film, channels, mode
         self.combinations, self.queries = combinations, len(combinations)  # queries: outputs
+        plain = all(c.conditions == 1 for c in combinations)  # then row c * queries + q: channel c, query q
+        self._film_rows = {path: offset.repeat(channels, 1, 1, 1) for path, offset in film.items()} if plain else None
         self.frames_in = 0
         self.frames_out = 0
         self._segments = SegmentStream(self._separate_segment, segment_samples, overlap_samples)
@@ -96,13 +101,18 @@ class BlockSeparation:
         return out
 
     def _separate_segment(self, mixture: torch.Tensor) -> torch.Tensor:
-        """``(channels, samples)`` at 32 kHz -> ``(outputs, channels, samples)``, one channel at a time."""
-        return torch.stack([self._separate_channel(mono.to(self.net.device)).cpu() for mono in mixture], dim=1)
+        """``(channels, samples)`` at 32 kHz -> ``(outputs, channels, samples)``: every channel and output
+        in one batch when each output is one condition, else one pass per channel and output."""
+        mixture = mixture.to(self.net.device)
+        if self._film_rows is not None:
+            samples = mixture.shape[-1]
+            rows = mixture[:, None, None, :].expand(-1, self.queries, 1, -1).reshape(-1, 1, samples)
+            separated = self.net.separate(rows, self._film_rows).reshape(self.channels, self.queries, samples)
+            return separated.transpose(0, 1).cpu()
+        return torch.stack([self._separate_combinations(mono).cpu() for mono in mixture], dim=1)
 
-    def _separate_channel(self, mono: torch.Tensor) -> torch.Tensor:
-        """``(samples,)`` -> ``(outputs, samples)``: every output in one batch when each is one condition."""
-        if all(c.conditions == 1 for c in self.combinations):
-            return self.net.separate(mono.expand(self.queries, 1, -1), self.film)[:, 0]
+    def _separate_combinations(self, mono: torch.Tensor) -> torch.Tensor:
+        """``(samples,)`` -> ``(outputs, samples)``, one batched pass per combination."""
         outputs, row = [], 0
         for c in self.combinations:
             film = {path: offset[row : row + c.conditions] for path, offset in self.film.items()}

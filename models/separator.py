@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, read_audio, resample
+from models.batching import BatchingNet
 from models.block_separation import BlockSeparation, Combination, Mode
 from models.checkpoint import read_state_dict
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
@@ -141,15 +142,16 @@ class Separator:
         rate_hz: int,
         mode: Mode = "isolate",
         combinations: tuple[Combination, ...] | None = None,
+        batching: BatchingNet | None = None,
     ) -> BlockSeparation:
         """A separation of ``channels`` audio at ``rate_hz`` fed in blocks, once per condition (or per
-        combination of conditions: see :func:`combinations_of`)."""
+        combination of conditions: see :func:`combinations_of`); through ``batching`` when given
+        (several files at once, see :mod:`models.batching`), else straight through the network."""
         with torch.inference_mode():
             film = self.separation_net.film(conditions)
         w = self.windows
-        return BlockSeparation(
-            self.separation_net, film, conditions.shape[0], channels, rate_hz, mode, w.segment_samples, w.overlap_samples, combinations
-        )
+        net = batching or self.separation_net
+        return BlockSeparation(net, film, conditions.shape[0], channels, rate_hz, mode, w.segment_samples, w.overlap_samples, combinations)
 
     def separate(
         self,
@@ -191,9 +193,10 @@ class Separator:
         show_progress: bool = False,
         block_frames: int = BLOCK_FRAMES,
         combinations: tuple[Combination, ...] | None = None,
+        batching: BatchingNet | None = None,
     ) -> None:
         """Separate an audio file block by block into one file per condition (or combination), in
-        bounded memory.
+        bounded memory; through ``batching`` when other files are separated at the same time.
 
         Each output keeps the input's rate, channels, length and sample format where its own format
         allows it, and is written atomically: on any error no output is left, half-written or not.
@@ -201,7 +204,7 @@ class Separator:
         with AudioSource(source_path) as source, ExitStack() as outputs:
             if not repair_nonfinite:
                 source.check_finite()  # before any work, rather than hours into a long file
-            separation = self.block_separation(conditions, source.channels, source.sample_rate_hz, mode, combinations)
+            separation = self.block_separation(conditions, source.channels, source.sample_rate_hz, mode, combinations, batching)
             sinks = [
                 outputs.enter_context(AudioSink(path, source.sample_rate_hz, source.channels, source.subtype))
                 for path in output_paths

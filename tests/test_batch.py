@@ -125,3 +125,45 @@ def test_a_manifest_gives_each_file_its_query_mode_and_output(archive, tmp_path,
     (archive / "none.jsonl").write_text('{"path": "a.wav"}\n')
     assert main(["separate", str(archive / "none.jsonl"), "-o", str(tmp_path / "x")]) == 2
     assert "has no query in its manifest row, and none was given" in capsys.readouterr().err
+
+
+def test_files_of_one_length_share_passes_and_equal_single_file_runs(small_bundle, tmp_path, capsys):
+    root, out = tmp_path / "in", tmp_path / "out"
+    rng = np.random.default_rng(2)
+    names = [f"{i}.wav" for i in range(6)]
+    for i, name in enumerate(names):  # 2 s each: one segment, the same length at the model's rate
+        write_audio(root / name, (0.1 * rng.standard_normal((1 + i % 2, 96_000))).astype(np.float32), 48_000, "FLOAT")
+    condition = tmp_path / "c.npy"
+    np.save(condition, np.full(512, 512**-0.5, np.float32))
+    model = ["--embedding", str(condition), "--checkpoint", str(small_bundle)]
+    assert main(["separate", str(root), *model, "-o", str(out), "--workers", "3"]) == 0
+    assert json.loads((out / "lass-separate.json").read_text())["forward_passes"] == 2  # three files per pass
+    for name in names:
+        assert main(["separate", str(root / name), *model, "-o", str(tmp_path / "single.wav")]) == 0
+        np.testing.assert_allclose(sf.read(out / name)[0], sf.read(tmp_path / "single.wav")[0], rtol=0, atol=1e-6)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGINT"])
+def test_an_interrupted_run_stops_its_workers_and_leaves_no_partial_output(signal_name, small_bundle, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    for i in range(40):
+        write_audio(root / f"{i:02}.wav", np.full((1, 30 * 16_000), 0.01 * (i + 1), np.float32), 16_000)
+    condition = tmp_path / "c.npy"
+    np.save(condition, np.full(512, 512**-0.5, np.float32))
+    command = [sys.executable, "-m", "cli.main", "separate", str(root), "--embedding", str(condition),
+               "--checkpoint", str(small_bundle), "-o", str(out), "--workers", "2"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert "of audio in" in run.stdout.readline()  # a file is done, others are under way
+    run.send_signal(getattr(signal, signal_name))
+    run.communicate(timeout=60)
+    assert run.returncode == 128 + getattr(signal, signal_name)
+    assert not list(out.rglob("*.part"))  # the files under way were dropped
+    written = [p for p in out.glob("*.wav")]
+    assert 1 <= len(written) < 40
+    assert all(sf.info(p).frames == 30 * 16_000 for p in written)
