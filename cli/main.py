@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # as a shell reports Ctrl-C
-DEFAULT_WORKERS = 4
+GPU_WORKERS = 4  # files at once on a GPU: their decoding overlaps, their segments share passes
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query), or folder")
     separate.add_argument("--repair-nonfinite", action="store_true", help="make NaN or infinite input samples silence")
     separate.add_argument(
-        "--workers", type=int, default=DEFAULT_WORKERS,
-        help=f"with several inputs: files separated at once, their segments batched into shared passes (default {DEFAULT_WORKERS})",
+        "--workers", type=int,
+        help=f"with several inputs: files separated at once, their segments batched into shared passes "
+        f"(default: 1 on a CPU, where more were slower, {GPU_WORKERS} on a GPU)",
     )
     _model_arguments(separate)
 
@@ -159,7 +160,7 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     1 when some failed (each is listed with its reason)."""
     if args.output.is_file():
         raise ValueError(f"-o {args.output} is a file: with several inputs, -o names a folder")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers {args.workers}: give at least 1")
     jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
     if not jobs:
@@ -176,7 +177,8 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     by_query = {query: _conditions(separator, [query]) for query in row_queries}
     conditions_of = lambda job: command if job.query is None else by_query[job.query]
     label = f"[rank {rank}/{world}] " if world > 1 else ""
-    report = run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, label, args.workers)
+    workers = args.workers or (GPU_WORKERS if separator.separation_net.device.type == "cuda" else 1)
+    report = run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, label, workers)
     if world > 1:
         report = gathered(report)
         if rank != 0:  # rank 0 says it all, once
