@@ -123,8 +123,7 @@ class VirtualMic:
         self.loop = loop
         self.position = 0  # input samples handed to the engine
         self._block = np.zeros(client.blocksize, dtype=np.float32)
-        self.output = client.outports.register(OUTPUT_PORT)
-        self.input = client.inports.register(INPUT_PORT) if samples is None else None
+        self.input = self.output = None  # registered in start(), once the client is active
         client.set_process_callback(self._process)
 
     @property
@@ -150,6 +149,12 @@ class VirtualMic:
     def start(self) -> None:
         self.engine.start()
         self.client.activate()
+        # JACK refuses connections to an inactive client's ports, so they are made only now: other
+        # apps never list a virtual microphone they cannot connect to. The input first, since the
+        # process callback starts running blocks once the output exists.
+        if self.samples is None:
+            self.input = self.client.inports.register(INPUT_PORT)
+        self.output = self.client.outports.register(OUTPUT_PORT)
         if self.loopback is not None:
             self.client.connect(self.output, self.loopback.input_port)
         if self.input is not None:
@@ -170,6 +175,8 @@ class VirtualMic:
         close_client(self.client, self.loopback)
 
     def _process(self, frames: int) -> None:
+        if self.output is None:
+            return
         block = self._block[:frames]
         if self.input is not None:
             block[:] = self.input.get_array()
