@@ -1,5 +1,6 @@
 """Training pipeline: metrics against known values, data, a tiny model learning, eval, fine-tuning."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -137,6 +138,7 @@ def test_train_command_writes_bundle_and_eval_scores_it(tmp_path):
     assert main(["eval", "--checkpoint", str(bundle), "--per-class", "1", "--snr", "0", "--out", str(out)]) == 0
     result = json.loads(out.with_suffix(".json").read_text())
     assert set(result["summary"]) == {c.name for c in SOUND_CLASSES} | {"overall"}
+    assert result["settings"]["checkpoint_sha256"] == hashlib.sha256(bundle.read_bytes()).hexdigest()
     assert len(result["items"]) == len(SOUND_CLASSES)
     assert out.with_suffix(".csv").read_text().startswith("label,interferers,caption,snr_db,sdr,si_sdr,sdri,si_sdri")
     # resuming continues from the last checkpoint

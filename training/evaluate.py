@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,8 @@ def run(args: argparse.Namespace, separator: Separator) -> dict:
     print(format_table(summary))
     if args.out:
         settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
+        if args.checkpoint and Path(args.checkpoint).is_file():  # the results name the exact weights they scored
+            settings["checkpoint_sha256"] = hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()
         write_results(args.out, summary, results, settings)
         print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}")
     return summary
