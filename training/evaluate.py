@@ -131,7 +131,8 @@ def run(args: argparse.Namespace, separator: Separator) -> dict:
     if args.out:
         settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
         if args.checkpoint and Path(args.checkpoint).is_file():  # the results name the exact weights they scored
-            settings["checkpoint_sha256"] = hashlib.sha256(Path(args.checkpoint).read_bytes()).hexdigest()
+            with open(args.checkpoint, "rb") as handle:  # streamed: an official checkpoint is over a gigabyte
+                settings["checkpoint_sha256"] = hashlib.file_digest(handle, "sha256").hexdigest()
         write_results(args.out, summary, results, settings)
         print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}")
     return summary
