@@ -46,6 +46,16 @@ def test_the_same_seed_rebuilds_the_same_library(library, tmp_path):
     assert [r["split"] for r in _rows(tmp_path)] != [r["split"] for r in _rows(library)]
 
 
+def test_a_file_shipped_twice_is_listed_once(library):
+    """The freedesktop theme ships camera-shutter.oga and screen-capture.oga as the same bytes: listed
+    twice, one copy could train while the other is held out, and the held-out score would be a leak."""
+    rows = _rows(library)
+    assert len({row["sha256"] for row in rows}) == len(rows)
+    assert sum(row["source"].endswith(("/camera-shutter.oga", "/screen-capture.oga")) for row in rows) == 1
+    on_disk = {str(path.relative_to(library)) for path in library.glob(f"{PACKAGE}/*.flac")}
+    assert on_disk == {row["file"] for row in rows}
+
+
 def test_training_runs_on_the_library(library, tmp_path):
     assert set(LibrarySources(library, "heldout").labels) <= set(LibrarySources(library, "train").labels)
     run = tmp_path / "run"

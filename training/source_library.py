@@ -176,6 +176,42 @@ CATALOGUE = (
         "gnome-audio", ("CC-BY-SA-2.0", "CC-BY-3.0"),
         (Rule(r"/sounds/phone\.wav$", "phone ringing"), Rule(r"/sounds/(email|info)\.wav$", "notification chime")),
     ),
+    # More desktop and messenger themes: the chime class had ten files, too few to tell a chime from a
+    # tonal instrument. Start-up jingles, error buzzes and crumpling noises are left out.
+    PackageSources(
+        "yaru-theme-sound", ("CC-BY-SA-4.0",),
+        (
+            Rule(r"/Yaru/stereo/bell\.oga$", "bells"),
+            Rule(r"/Yaru/stereo/(complete|device-(added|removed)|dialog-(question|warning)|message(-new-(email|instant))?|power-(plug|unplug)|battery-low)\.oga$", "notification chime"),
+        ),
+    ),
+    PackageSources(
+        "deepin-sound-theme", ("GPL-3",),
+        (
+            Rule(r"/deepin/stereo/(camera-shutter|screen-capture)\.wav$", "camera shutter"),
+            Rule(r"/deepin/stereo/(complete-(copy|print)|device-removed|message|power-(plug|unplug)|screen-capture-complete|suspend-resume|x-deepin-app-sent-to-desktop)\.wav$", "notification chime"),
+        ),
+    ),
+    PackageSources("pidgin-data", ("GPL-2+",), (Rule(r"/sounds/purple/(alert|login|logout|receive|send)\.wav$", "notification chime"),)),
+    PackageSources(
+        "psi-plus-sounds", ("GPL-2+",),
+        (Rule(r"/psi-plus/sound/(attention|chat[12]|email|ft_(complete|incoming)|online|offline|pepnotify|reminder|send|watcher)\.wav$", "notification chime"),),
+    ),
+    PackageSources(
+        "gajim", ("GPL-3",),
+        (
+            Rule(r"/gajim/data/sounds/call_(incoming|outgoing)\.wav$", "phone ringing"),
+            Rule(r"/gajim/data/sounds/(attention|connected|disconnected|(gc_)?message[12]|sent)\.wav$", "notification chime"),
+        ),
+    ),
+    PackageSources(
+        "linphone-common", ("GPL-3+",),
+        (
+            Rule(r"/linphone/(rings/oldphone-mono|toy-mono|ringback)\.wav$", "phone ringing"),
+            Rule(r"/linphone/incoming_chat\.wav$", "notification chime"),
+        ),
+    ),
+    PackageSources("twinkle-common", ("GPL-2+",), (Rule(r"/twinkle/ring(tone|back)\.wav$", "phone ringing"),)),
     PackageSources("asterisk-moh-opsound-wav", ("CC-BY-SA-3.0",), (Rule(r"/moh/[^/]+\.wav$", "music"),)),
     # Telephone prompts read by three speakers (8 kHz recordings): only the whole sentences, not the
     # digits, letters or silences. asterisk-core-sounds-es is left out on purpose: its speaker also
@@ -285,7 +321,8 @@ def trimmed_mono(path: Path) -> np.ndarray:
 def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) -> Path:
     """Build (or rebuild) the library in ``out`` from ``packages``; returns the manifest's path."""
     entries = [catalogue_entry(package) for package in packages]  # refuse reserved or unknown first
-    rows = []
+    rows: list[dict] = []
+    seen: dict[str, str] = {}  # sha256 -> package:source of its first copy
     for entry in entries:
         root, version = package_root(entry.package, cache)
         copyright_file = root / "usr/share/doc" / entry.package / "copyright"
@@ -296,7 +333,14 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) ->
             raise LibraryError(f"{entry.package}: the catalogue says {entry.licenses}, its copyright file states {sorted(stated)}")
         (out / "licenses").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(copyright_file, out / "licenses" / f"{entry.package}.copyright")
-        package_rows = entry.collect(root, out, seed)
+        package_rows = []
+        for row in entry.collect(root, out, seed):
+            if row["sha256"] in seen:  # messengers share sound files: one copy, or it could sit in both splits
+                print(f"skipped {entry.package}:{row['source']}: the same file as {seen[row['sha256']]}", flush=True)
+                (out / row["file"]).unlink()
+                continue
+            seen[row["sha256"]] = f"{entry.package}:{row['source']}"
+            package_rows.append(row)
         common = {"package": entry.package, "version": version, "licenses": list(entry.licenses)}
         common["copyright"] = f"licenses/{entry.package}.copyright"
         rows += [common | row | {"captions": list(CAPTIONS[row["label"]])} for row in package_rows]
