@@ -108,6 +108,12 @@ def format_table(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 in hex, streamed: an official checkpoint is over a gigabyte."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def write_results(out: Path, summary: dict, results: list[dict], settings: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"settings": settings, "summary": summary, "items": results}, indent=1))
@@ -131,8 +137,7 @@ def run(args: argparse.Namespace, separator: Separator) -> dict:
     if args.out:
         settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
         if args.checkpoint and Path(args.checkpoint).is_file():  # the results name the exact weights they scored
-            with open(args.checkpoint, "rb") as handle:  # streamed: an official checkpoint is over a gigabyte
-                settings["checkpoint_sha256"] = hashlib.file_digest(handle, "sha256").hexdigest()
+            settings["checkpoint_sha256"] = file_sha256(Path(args.checkpoint))
         write_results(args.out, summary, results, settings)
         print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}")
     return summary
