@@ -159,7 +159,7 @@ class LibrarySources:
 # and a piano asks for an answer that does not exist (the music may be the piano), so a label is never
 # mixed with one it holds or that holds it. Sounds that merely sit side by side (a piano and a guitar,
 # a kick and a snare) are mixed: telling them apart is the job.
-INSTRUMENTS = {"piano", "guitar", "strings", "brass", "flute", "organ", "plucked", "drums"}
+INSTRUMENTS = {"piano", "guitar", "strings", "brass", "flute", "organ", "bells", "plucked", "drums"}
 DRUM_PARTS = {"kick drum", "snare drum", "hi-hat", "cymbal", "tom drum"}
 HOLDS = {
     "music": INSTRUMENTS | DRUM_PARTS,

@@ -228,6 +228,7 @@ CATALOGUE = (
             Instrument("brass", (56, 57, 61), 46, 77),
             Instrument("flute", (72, 73, 74), 60, 96),
             Instrument("organ", (16, 19), 36, 84),
+            Instrument("bells", (9, 14, 112), 60, 88),  # glockenspiel, tubular bells, tinkle bell
         ),
     ),
     PackageSources(
