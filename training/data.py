@@ -24,6 +24,7 @@ from audio.files import read_audio, resample
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.config import DEFAULT_SEGMENT_SAMPLES
 from training.effects import RoomEffects, in_a_room, with_background
+from training.source_library import read_manifest
 from training.sources import PHRASINGS, SOUND_CLASSES, SoundClass
 
 SPLITS = {"train": 0, "heldout": 1}
@@ -127,10 +128,7 @@ class LibrarySources:
 
     def __init__(self, root: Path, split: str = "train") -> None:
         self.root = Path(root)
-        manifest = self.root / "manifest.jsonl"
-        if not manifest.is_file():
-            raise FileNotFoundError(f"no library at {root} ({manifest} is missing): build one with 'lass library build'")
-        rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+        rows = read_manifest(self.root)
         self.files: dict[str, list[str]] = {}
         self.captions: dict[str, list[str]] = {}
         for row in rows:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from models.loading import bundle_metadata
 from training.evaluate import file_sha256, format_table
-from training.source_library import MANIFEST
+from training.source_library import read_manifest
 from training.sources import SOUND_CLASSES
 from training.train import TRAIN_PHRASING_PROBABILITY
 
@@ -71,10 +71,6 @@ def acceptance(real: dict, heldout: dict, train_captions: dict, example: dict) -
             ", ".join(f"{c} {row['si_sdri']:.2f} dB" for c, row in example.items() if c != "overall"),
         ),
     ]
-
-
-def _manifest(library: Path) -> list[dict]:
-    return [json.loads(line) for line in (library / MANIFEST).read_text().splitlines() if line.strip()]
 
 
 def library_table(rows: list[dict]) -> str:
@@ -143,7 +139,7 @@ def render(
     """The card in Markdown. ``evaluations`` has the keys real, heldout, train_captions and example,
     each a ``lass eval --out`` JSON of ``bundle`` itself (:class:`CardError` otherwise)."""
     digest = check_scored_bundle(bundle, evaluations)
-    rows = _manifest(library)
+    rows = read_manifest(library)
     real, held, train, example = (evaluations[k] for k in ("real", "heldout", "train_captions", "example"))
     checks = acceptance(real["summary"], held["summary"], train["summary"], example["summary"])
     memory = json.loads(bundle_metadata(bundle)["caption_memory"])

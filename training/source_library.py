@@ -357,6 +357,14 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) ->
     return manifest
 
 
+def read_manifest(library: Path) -> list[dict]:
+    """The rows of a library's manifest, one per file, as :func:`build_library` wrote them."""
+    manifest = Path(library) / MANIFEST
+    if not manifest.is_file():
+        raise FileNotFoundError(f"no library at {library} ({manifest} is missing): build one with 'lass library build'")
+    return [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+
+
 def _write_source(out: Path, package: str, name: str, audio: np.ndarray, sha256: str) -> dict | None:
     """Write one source as ``out/<package>/<hash>-<name>.flac`` (None when shorter than ``MIN_SECONDS``)."""
     if len(audio) < MIN_SECONDS * MODEL_SAMPLE_RATE_HZ:
