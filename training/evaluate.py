@@ -86,13 +86,16 @@ def evaluate(separator: Separator, items: Iterator[dict]) -> list[dict]:
     return results
 
 
+OVERALL = "overall"  # the summary row over every label
+
+
 def summarise(results: list[dict]) -> dict[str, dict[str, float]]:
-    """Mean of each metric per label, plus ``overall``."""
+    """Mean of each metric per label, plus :data:`OVERALL`."""
     groups: dict[str, list[dict]] = {}
     for r in results:
         groups.setdefault(r["label"], []).append(r)
     summary = {label: _means(rows) for label, rows in sorted(groups.items())}
-    summary["overall"] = _means(results)
+    summary[OVERALL] = _means(results)
     return summary
 
 

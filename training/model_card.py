@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from models.loading import bundle_metadata
-from training.evaluate import file_sha256, format_table
+from training.evaluate import OVERALL, file_sha256, format_table
 from training.source_library import read_manifest
 from training.sources import SOUND_CLASSES
 from training.train import TRAIN_PHRASING_PROBABILITY
@@ -36,19 +36,22 @@ THIN_HELDOUT_FILES = 3  # a class with fewer held-out files is named among the l
 Check = tuple[str, bool, str]
 
 
+def classes(summary: dict) -> list[str]:
+    """The per-class rows of an evaluation's ``summary`` table, without its overall row."""
+    return [c for c in summary if c != OVERALL]
+
+
 def acceptance(real: dict, heldout: dict, train_captions: dict, example: dict) -> list[Check]:
     """(check, passed, measured value) for each target, from the evaluations' ``summary`` tables."""
-    classes = [c for c in real if c != "overall"]
-    worst = min(classes, key=lambda c: real[c]["si_sdri"])
-    generated = [c for c in heldout if c != "overall"]
-    gaps = {c: abs(heldout[c]["si_sdri"] - train_captions[c]["si_sdri"]) for c in generated}
+    worst = min(classes(real), key=lambda c: real[c]["si_sdri"])
+    gaps = {c: abs(heldout[c]["si_sdri"] - train_captions[c]["si_sdri"]) for c in classes(heldout)}
     widest = max(gaps, key=gaps.get)
-    example_worst = min((c for c in example if c != "overall"), key=lambda c: example[c]["si_sdri"])
+    example_worst = min(classes(example), key=lambda c: example[c]["si_sdri"])
     return [
         (
             f"real recordings: mean SI-SDRi >= {REAL_MEAN_TARGET_DB} dB",
-            real["overall"]["si_sdri"] >= REAL_MEAN_TARGET_DB,
-            f"{real['overall']['si_sdri']:.2f} dB",
+            real[OVERALL]["si_sdri"] >= REAL_MEAN_TARGET_DB,
+            f"{real[OVERALL]['si_sdri']:.2f} dB",
         ),
         (
             f"real recordings: every class >= {REAL_CLASS_TARGET_DB} dB",
@@ -57,8 +60,8 @@ def acceptance(real: dict, heldout: dict, train_captions: dict, example: dict) -
         ),
         (
             f"generated sounds: within {GENERATED_TOLERANCE_DB} dB of {GENERATED_BASELINE_DB} dB or above",
-            heldout["overall"]["si_sdri"] >= GENERATED_BASELINE_DB - GENERATED_TOLERANCE_DB,
-            f"{heldout['overall']['si_sdri']:.2f} dB",
+            heldout[OVERALL]["si_sdri"] >= GENERATED_BASELINE_DB - GENERATED_TOLERANCE_DB,
+            f"{heldout[OVERALL]['si_sdri']:.2f} dB",
         ),
         (
             f"held-out paraphrases within {PARAPHRASE_TOLERANCE_DB} dB of training captions",
@@ -68,7 +71,7 @@ def acceptance(real: dict, heldout: dict, train_captions: dict, example: dict) -
         (
             f"README example: every query >= {EXAMPLE_TARGET_DB} dB",
             example[example_worst]["si_sdri"] >= EXAMPLE_TARGET_DB,
-            ", ".join(f"{c} {row['si_sdri']:.2f} dB" for c, row in example.items() if c != "overall"),
+            ", ".join(f"{c} {example[c]['si_sdri']:.2f} dB" for c in classes(example)),
         ),
     ]
 
@@ -152,7 +155,7 @@ def render(
     return f"""# Model card: {bundle.name}
 
 A small text-queried separation model that works offline, for the kinds of sounds it was trained on:
-12 generated classes and {len([c for c in real['summary'] if c != 'overall'])} classes of real recordings from Debian packages.
+12 generated classes and {len(classes(real['summary']))} classes of real recordings from Debian packages.
 SHA-256 of the file every table below scored: `{digest}`.
 
 ## Model
