@@ -55,8 +55,8 @@ def _onepole_lowpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
 
 def beeps(rng: np.random.Generator, n: int) -> np.ndarray:
     freq = rng.uniform(500, 3000)
-    period = rng.uniform(0.15, 0.6)
-    duty = rng.uniform(0.3, 0.7)
+    period = rng.uniform(0.15, 1.0)
+    duty = rng.uniform(0.3, 0.9)  # long beeps too, as a smoke detector's or the README example's (0.6 s, 0.83)
     t = _t(n) + rng.uniform(0, period)
     gate = ((t % period) < duty * period).astype(float)
     gate = _onepole_lowpass(gate, 300)
