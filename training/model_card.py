@@ -177,7 +177,8 @@ run starting from the one before (`--init-checkpoint`):
 {lineage}
 
 - The first run learns the generated classes from scratch: generated from seed 0 (`training/sources.py` as it
-  was then: the beeps have had longer periods and duty cycles since), 2-3 sources per mixture of different classes, RMS-matched, target SNR uniform in [-5, 5] dB, dry.
+  was then: the beeps have had longer periods and duty cycles since), 2-3 sources per mixture of
+  different classes, RMS-matched, target SNR uniform in [-5, 5] dB, dry.
   Captions: {len(SOUND_CLASSES[0].train_captions)} per class in training, {TRAIN_PHRASING_PROBABILITY:.0%} of the time put in a phrasing ("the sound of
   ...", "distant ...": `training.sources.PHRASINGS`); {len(SOUND_CLASSES[0].heldout_captions)} more per class held out, never phrased.
 - The later runs add the train split of a real-recording library (`lass library build`; the last
