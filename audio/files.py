@@ -1,15 +1,16 @@
 """Audio files in and out, and sample-rate conversion for everything that is not the model.
 
 Arrays are ``(channels, samples)`` float32 in [-1, 1]. Writes are atomic: a temporary file in the
-target folder, renamed over the target only when complete, so a failed run leaves nothing half-written.
+target folder, renamed over the target only when complete, so a failed run leaves nothing half-written
+(:mod:`audio.places`). Reading refuses what no model should be given: NaN, infinite or absurdly
+large samples (float files only can hold them), named by time and channel.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import re
 import stat
-import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,23 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from audio.places import BYTES_PER_SAMPLE, check_writable_format, keep_file_mode, output_subtype, temporary_beside, write_failure
+
 MIN_SAMPLE_RATE_HZ = 4_000
 MAX_SAMPLE_RATE_HZ = 768_000
 RESAMPLER_QUALITY = "HQ"
+# Full scale is 1.0; float files may go above it, but a sample beyond this (120 dB over full scale)
+# is no recording: it is a broken file, and the model's spectra overflow float32 not far above it.
+MAX_SAMPLE_MAGNITUDE = 1e6
+CUT_SHORT = re.compile(r"data : (?P<declared>\d+) \(should be (?P<present>\d+)\)")
 
 
 class AudioFileError(Exception):
     """An audio file could not be read or written; the message names the file and the problem."""
+
+
+class AudioFileWarning(UserWarning):
+    """An audio file can be used, but not wholly as it claims (e.g. cut short); the message says how."""
 
 
 @dataclass(frozen=True)
@@ -37,19 +48,20 @@ class AudioClip:
 
 
 BLOCK_FRAMES = 1 << 18  # frames per read when a file is processed in blocks (5.5 s at 48 kHz)
-FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only sample formats that can hold NaN or infinity
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")  # the only sample formats that can hold NaN, infinity or huge values
 
 
 class AudioSource:
     """An audio file opened for reading in blocks; use as a context manager.
 
-    Refuses, on opening, what libsndfile cannot read, empty files and unusable sample rates.
+    Refuses, on opening, what is not a regular file, what libsndfile cannot read, empty files and
+    unusable sample rates; warns (:class:`AudioFileWarning`) when the file holds less audio than its
+    header announces.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise AudioFileError(f"input file not found: {self.path}")
+        check_regular_file(self.path, "input file")
         try:
             self._file = sf.SoundFile(self.path)
         except (sf.LibsndfileError, RuntimeError, TypeError) as error:
@@ -64,6 +76,7 @@ class AudioSource:
         except AudioFileError:
             self._file.close()
             raise
+        self._warn_if_cut_short()
 
     def __enter__(self) -> AudioSource:
         return self
@@ -72,9 +85,9 @@ class AudioSource:
         self._file.close()
 
     def blocks(self, block_frames: int = BLOCK_FRAMES, repair_nonfinite: bool = False) -> Iterator[np.ndarray]:
-        """The file from its start in ``(channels, <= block_frames)`` float32 blocks. NaN or infinite
-        samples raise :class:`AudioFileError` naming the first one, or become silence if
-        ``repair_nonfinite``."""
+        """The file from its start in ``(channels, <= block_frames)`` float32 blocks. NaN, infinite or
+        out-of-range samples raise :class:`AudioFileError` naming the first one; NaN and infinite
+        ones become silence instead if ``repair_nonfinite``."""
         self._file.seek(0)
         position = 0
         while True:
@@ -85,28 +98,59 @@ class AudioSource:
             if len(data) == 0:
                 return
             block = np.ascontiguousarray(data.T)
-            self._check_finite(block, position, repair_nonfinite)
+            if self.subtype in FLOAT_SUBTYPES:
+                self._check_samples(block, position, repair_nonfinite)
             position += block.shape[1]
             yield block
 
-    def check_finite(self) -> None:
-        """Fail before any work if a float file holds NaN or infinite samples (other formats cannot)."""
+    def check_samples(self, repair_nonfinite: bool = False) -> None:
+        """Fail before any work if a float file holds out-of-range samples, or NaN or infinite ones
+        that are not to be repaired (other formats can hold none of them)."""
         if self.subtype in FLOAT_SUBTYPES:
-            for _ in self.blocks():
+            for _ in self.blocks(repair_nonfinite=repair_nonfinite):
                 pass
 
-    def _check_finite(self, block: np.ndarray, first_frame: int, repair: bool) -> None:
+    def _check_samples(self, block: np.ndarray, first_frame: int, repair: bool) -> None:
         bad = ~np.isfinite(block)
-        if not bad.any():
-            return
-        if repair:
+        if bad.any() and repair:
             block[bad] = 0.0
-            return
+        elif bad.any():
+            self._refuse(bad, first_frame, "are NaN or infinite", "repair the file, or pass --repair-nonfinite to make them silence")
+        loud = np.abs(block) > MAX_SAMPLE_MAGNITUDE
+        if loud.any():
+            self._refuse(loud, first_frame, f"exceed {MAX_SAMPLE_MAGNITUDE:g} in magnitude (full scale is 1)",
+                         "this is not audio a recorder makes: repair the file, or scale it down to full scale")
+
+    def _refuse(self, bad: np.ndarray, first_frame: int, what: str, remedy: str) -> None:
+        """Raise naming the first ``bad`` sample of a block by time and channel."""
         channel, frame = np.argwhere(bad)[np.argmin(np.nonzero(bad)[1])]
         raise AudioFileError(
-            f"{self.path}: samples are NaN or infinite from {(first_frame + frame) / self.sample_rate_hz:.3f} s "
-            f"(channel {channel + 1}); repair the file, or pass --repair-nonfinite to make them silence"
+            f"{self.path}: samples {what} from {(first_frame + frame) / self.sample_rate_hz:.3f} s "
+            f"(channel {channel + 1}); {remedy}"
         )
+
+    def _warn_if_cut_short(self) -> None:
+        """libsndfile reads what a cut-off file holds; say when its header announced more."""
+        found = CUT_SHORT.search(self._file.extra_info)
+        if found is None or int(found["declared"]) <= int(found["present"]):
+            return
+        frame_bytes = self.channels * BYTES_PER_SAMPLE.get(self.subtype, 0)
+        announced = f"{int(found['declared']) / frame_bytes / self.sample_rate_hz:.1f} s of audio" if frame_bytes else "more audio"
+        warnings.warn(AudioFileWarning(
+            f"{self.path} is cut short: its header announces {announced}, it holds "
+            f"{self.frames / self.sample_rate_hz:.1f} s; only those are used"
+        ), stacklevel=3)
+
+
+def check_regular_file(path: Path, what: str) -> None:
+    """Raise :class:`AudioFileError` unless ``path`` is a regular file (not missing, not a folder, a
+    FIFO or a device)."""
+    if path.is_file():
+        return
+    if not path.exists():
+        raise AudioFileError(f"{what} not found: {path}")
+    kind = "a folder" if path.is_dir() else "a FIFO" if stat.S_ISFIFO(path.stat().st_mode) else "not a regular file"
+    raise AudioFileError(f"{path} is {kind}: give an audio file")
 
 
 def read_audio(path: Path, repair_nonfinite: bool = False) -> AudioClip:
@@ -124,32 +168,22 @@ def check_sample_rate(rate_hz: int, source: Path | str) -> None:
         )
 
 
-def check_writable_format(path: Path) -> None:
-    """Fail before any work if the output extension is not a format libsndfile writes."""
-    extension = Path(path).suffix.lstrip(".").upper()
-    if extension not in sf.available_formats():
-        raise AudioFileError(f"cannot write {path}: unknown audio extension (use .wav, .flac or .ogg)")
-
-
 class AudioSink:
     """An audio file written in blocks, atomically: into a temporary file beside ``path``, renamed over
     it by :meth:`commit` (keeping the replaced file's mode; through a symbolic link, its target is
     written). As a context manager it commits on success and removes the temporary file on any error
     or signal, so a failed run leaves nothing half-written. ``subtype`` (e.g. ``PCM_16``) is kept
-    where the format allows it."""
+    where the format allows it. A write that fails (a full disk) raises
+    :class:`audio.places.OutputPlaceError` naming the file and the free space."""
 
     def __init__(self, path: Path, sample_rate_hz: int, channels: int, subtype: str | None = None) -> None:
         self.path = Path(path).resolve()
         check_writable_format(self.path)
-        file_format = self.path.suffix.lstrip(".").upper()
-        if subtype is not None and not sf.check_format(file_format, subtype):
-            subtype = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
-        os.close(handle)
-        self._tmp = Path(tmp_name)
+        self._tmp = temporary_beside(self.path)
         try:
-            self._file = sf.SoundFile(tmp_name, "w", sample_rate_hz, channels, subtype, format=file_format)
+            self._file = sf.SoundFile(self._tmp, "w", sample_rate_hz, channels, output_subtype(self.path, subtype),
+                                      format=self.path.suffix.lstrip(".").upper())
         except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
@@ -166,20 +200,29 @@ class AudioSink:
 
     def write(self, block: np.ndarray) -> None:
         """Append ``(channels, frames)``."""
-        self._file.write(np.ascontiguousarray(block.T))
+        try:
+            self._file.write(np.ascontiguousarray(block.T))
+        except (sf.LibsndfileError, RuntimeError, OSError) as error:
+            raise write_failure(self.path, error) from None
         self.frames += block.shape[1]
 
     def commit(self) -> None:
         try:
-            self._file.close()
+            try:
+                self._file.close()
+            except (sf.LibsndfileError, RuntimeError, OSError) as error:
+                raise write_failure(self.path, error) from None
             keep_file_mode(self._tmp, self.path)
-            os.replace(self._tmp, self.path)
+            self._tmp.replace(self.path)
         except BaseException:
             self.discard()
             raise
 
     def discard(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except (sf.LibsndfileError, RuntimeError, OSError):
+            pass  # the file goes anyway: a full disk cannot flush it
         self._tmp.unlink(missing_ok=True)
 
 
@@ -187,57 +230,6 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int, subtype: s
     """Write ``(channels, frames)`` atomically (see :class:`AudioSink`)."""
     with AudioSink(path, sample_rate_hz, samples.shape[0], subtype) as sink:
         sink.write(samples)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through ``path.part``, renamed only when complete; on any failure
-    (a full disk, a signal) the ``.part`` file is removed."""
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def keep_file_mode(tmp: Path, target: Path) -> None:
-    """Give ``tmp`` the mode of the file it replaces, or a new file's mode if there is none."""
-    if target.exists():
-        tmp.chmod(stat.S_IMODE(target.stat().st_mode))
-    else:
-        give_default_file_mode(tmp)
-
-
-def check_output_place(output: Path, source: Path, outputs: int = 1) -> None:
-    """Fail before any work if ``output`` could not be written: an unknown format, the ``source`` file
-    itself, a folder that is not writable, or less free space than ``outputs`` files the size of
-    ``source`` (an output keeps its input's format)."""
-    check_writable_format(output)
-    target = Path(output).resolve()
-    if target == Path(source).resolve():
-        raise AudioFileError(f"refusing to overwrite the input {output}: choose another output file")
-    size_bytes = outputs * (Path(source).stat().st_size if Path(source).is_file() else 0)
-    folder = target.parent
-    while not folder.exists():
-        folder = folder.parent
-    try:  # the real test: permissions, read-only mounts and special file systems alike
-        handle, probe = tempfile.mkstemp(prefix=".lass-probe.", dir=folder)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        raise AudioFileError(f"cannot write {output}: the folder {folder} is not writable ({error.strerror})") from None
-    free = shutil.disk_usage(folder).free
-    if free < size_bytes:
-        raise AudioFileError(f"cannot write {output}: {free / 1e6:.0f} MB free in {folder}, about {size_bytes / 1e6:.0f} MB needed")
-
-
-def give_default_file_mode(path: Path) -> None:
-    """The mode a newly created file gets (0o666 less the umask): temporary files (``mkstemp``,
-    safetensors) are created readable by the owner only."""
-    mask = os.umask(0)
-    os.umask(mask)
-    path.chmod(0o666 & ~mask)
 
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

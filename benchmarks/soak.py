@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audio.files import write_atomically
+from audio.places import write_atomically
 from benchmarks.machine import QUIET_FOREIGN_CORES, ForeignLoad, describe, peak_rss_mb
 from cli.main import exit_on_sigterm
 from models.separator import Separator, default_checkpoint

@@ -14,15 +14,16 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import soundfile as sf
 
-from audio.files import AudioFileError, check_output_place, write_atomically
+from audio.files import AudioFileError
+from audio.places import OutputPlaceError, check_output_place, output_is_complete, write_atomically
 from models.config import MODES
-from models.errors import ModelLoadingError, SeparationStopped
+from models.errors import ModelLoadingError, NonFiniteOutput, SeparationStopped
 from models.queries import QuerySet, parse_query
 from realtime.errors import EngineFailure
 
@@ -36,6 +37,7 @@ LOG_NAME = "lass-separate.json"
 AUDIO_SUFFIXES = frozenset("." + name.lower() for name in sf.available_formats())
 GLOB_CHARACTERS = frozenset("*?[")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
+MANIFEST_FIELDS = ("path", "query", "mode", "output")
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,26 @@ def is_batch(inputs: list[str]) -> bool:
     return len(inputs) > 1 or any(Path(name).is_dir() or GLOB_CHARACTERS & set(name) or is_manifest(name) for name in inputs)
 
 
-def collect_jobs(inputs: list[str], out_dir: Path, name_outputs: Callable[[Path], list[Path]]) -> list[Job]:
+def collect_jobs(
+    inputs: list[str], out_dir: Path, name_outputs: Callable[[Path], list[Path]], inputs_anywhere: bool = False,
+) -> list[Job]:
     """The files behind ``inputs`` and where their outputs go: a folder's files (recursively, audio
     extensions only) keep their path below it, a file or a glob match goes to the top of ``out_dir``.
-    ``name_outputs`` turns one output path into one per query. Raises ``ValueError`` for an input that
-    names nothing, and for two inputs that would write the same output."""
+    ``name_outputs`` turns one output path into one per query. A manifest's inputs stay inside its
+    folder unless ``inputs_anywhere``; every output stays inside ``out_dir``.
+
+    Raises ``ValueError``, before any work, for an input that names nothing, an ``out_dir`` that is,
+    or lies inside, an input folder (the outputs would become inputs), an output that would replace
+    an input, and two inputs that would write the same output."""
+    for name in inputs:
+        if Path(name).is_dir() and _inside(out_dir, Path(name)):
+            raise ValueError(
+                f"-o {out_dir} is inside the input folder {name}: the outputs would mix with the inputs "
+                "(and be taken as inputs by the next run); write them to a folder outside it"
+            )
     jobs, owners = [], {}
     for name in inputs:
-        rows = _manifest_jobs(Path(name), out_dir, name_outputs) if is_manifest(name) else [
+        rows = _manifest_jobs(Path(name), out_dir, name_outputs, inputs_anywhere) if is_manifest(name) else [
             Job(source, tuple(name_outputs(out_dir / relative))) for source, relative in _files(name)
         ]
         for job in rows:
@@ -74,12 +88,40 @@ def collect_jobs(inputs: list[str], out_dir: Path, name_outputs: Callable[[Path]
                     raise ValueError(f"{job.source} and {owners[output]} would both write {output}: give them different names")
                 owners[output] = job.source
             jobs.append(job)
+    sources = {job.source.resolve(): job.source for job in jobs}
+    for output, owner in owners.items():
+        if output.resolve() in sources:
+            raise ValueError(f"the output of {owner} would replace the input {sources[output.resolve()]}: write to another folder with -o")
     return jobs
 
 
-def _manifest_jobs(manifest: Path, out_dir: Path, name_outputs: Callable[[Path], list[Path]]) -> list[Job]:
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (links resolved)."""
+    return Path(path).resolve().is_relative_to(Path(folder).resolve())
+
+
+def _manifest_jobs(
+    manifest: Path, out_dir: Path, name_outputs: Callable[[Path], list[Path]], inputs_anywhere: bool,
+) -> list[Job]:
     """A manifest's rows as jobs: ``path`` (relative to the manifest's folder), and optionally ``query``
-    (one output of that query), ``mode``, and ``output`` (relative to ``out_dir``; default: ``path``'s)."""
+    (one output of that query), ``mode``, and ``output`` (relative to ``out_dir``; default: ``path``'s
+    below the manifest's folder)."""
+    jobs = []
+    for number, row in enumerate(_manifest_rows(manifest), 1):
+        where = f"{manifest}, row {number}"
+        try:
+            source, default_output = _row_source(manifest, row["path"], inputs_anywhere)
+            output = _row_output(out_dir, row.get("output") or default_output)
+            query = parse_query(row["query"]) if row.get("query") else None
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        jobs.append(Job(source, (output,) if query is not None else tuple(name_outputs(output)), query, row.get("mode") or None))
+    return jobs
+
+
+def _manifest_rows(manifest: Path) -> list[dict[str, str | None]]:
+    """The rows of a CSV (with a header) or JSONL manifest, each checked to hold a ``path`` and only
+    text in the known fields."""
     if not manifest.is_file():
         raise ValueError(f"manifest not found: {manifest}")
     try:
@@ -88,28 +130,50 @@ def _manifest_jobs(manifest: Path, out_dir: Path, name_outputs: Callable[[Path],
                 rows = list(csv.DictReader(handle))
         else:
             rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    except (json.JSONDecodeError, csv.Error, UnicodeDecodeError) as error:
-        raise ValueError(f"{manifest} is not a readable manifest: {error}") from error
-    jobs = []
+    except (json.JSONDecodeError, csv.Error, UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(f"{manifest} is not a readable manifest: {error}") from None
+    except OSError as error:
+        raise ValueError(f"cannot read the manifest {manifest}: {error.strerror}") from None
     for number, row in enumerate(rows, 1):
         where = f"{manifest}, row {number}"
-        if not isinstance(row, dict) or not row.get("path"):
-            raise ValueError(f"{where}: every row needs a 'path'")
-        unknown = set(row) - {"path", "query", "mode", "output"}
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: a row is an object of path, query, mode, output, not {type(row).__name__}")
+        if None in row:
+            raise ValueError(f"{where}: more fields than the header names ({len(row) - 1 + len(row[None])}); quote values that hold commas")
+        unknown = set(row) - set(MANIFEST_FIELDS)
         if unknown:
-            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; a row has path, query, mode, output")
-        mode = row.get("mode") or None
-        if mode is not None and mode not in MODES:
-            raise ValueError(f"{where}: mode must be isolate or remove, not {mode!r}")
-        relative = Path(row["path"])
-        source = relative if relative.is_absolute() else manifest.parent / relative
-        try:
-            query = parse_query(row["query"]) if row.get("query") else None
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from error
-        output = out_dir / (row.get("output") or (relative.name if relative.is_absolute() else relative))
-        jobs.append(Job(source, (output,) if query is not None else tuple(name_outputs(output)), query, mode))
-    return jobs
+            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; a row has {', '.join(MANIFEST_FIELDS)}")
+        wrong = [name for name, value in row.items() if value is not None and not isinstance(value, str)]
+        if wrong:
+            raise ValueError(f"{where}: {wrong[0]} must be text, not {json.dumps(row[wrong[0]])}")
+        if not row.get("path"):
+            raise ValueError(f"{where}: every row needs a 'path'")
+        if row.get("mode") and row["mode"] not in MODES:
+            raise ValueError(f"{where}: mode must be isolate or remove, not {row['mode']!r}")
+    return rows
+
+
+def _row_source(manifest: Path, path: str, inputs_anywhere: bool) -> tuple[Path, Path]:
+    """A row's input file, and its default output path below ``-o``: its path below the manifest's
+    folder, or its name for a file elsewhere. Outside that folder only with ``inputs_anywhere``."""
+    folder = manifest.parent
+    source = folder / path  # an absolute path stays itself
+    if _inside(source, folder):
+        return source, source.resolve().relative_to(folder.resolve())
+    if not inputs_anywhere:
+        raise ValueError(
+            f"input {path} is outside the manifest's folder {folder}; inputs are refused there unless "
+            "you pass --inputs-anywhere"
+        )
+    return source, Path(source.name)
+
+
+def _row_output(out_dir: Path, output: str | Path) -> Path:
+    """A row's output below ``out_dir``; refused if it would be written anywhere else."""
+    target = out_dir / output
+    if Path(output).is_absolute() or not _inside(target, out_dir) or target.resolve() == out_dir.resolve():
+        raise ValueError(f"output {output} is not a file inside -o {out_dir}; give a path relative to it, without ..")
+    return target
 
 
 def _files(name: str) -> list[tuple[Path, Path]]:
@@ -130,19 +194,28 @@ def _files(name: str) -> list[tuple[Path, Path]]:
 
 @dataclass
 class BatchReport:
-    separated: list[str]
-    skipped: list[str]
-    failed: dict[str, str]
+    separated: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
     audio_s: float = 0.0
     wall_s: float = 0.0
     passes: int = 0  # the network's forward passes: fewer than segments where files shared them
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM: the files not listed were not separated
 
     def summary(self) -> str:
         speed = f", {self.audio_s / self.wall_s:.1f}x real time" if self.wall_s > 0 and self.audio_s else ""
+        stopped = "interrupted: " if self.interrupted else ""
         return (
-            f"separated {len(self.separated)}, skipped {len(self.skipped)} (already done), failed {len(self.failed)}; "
+            f"{stopped}separated {len(self.separated)}, skipped {len(self.skipped)} (already done), failed {len(self.failed)}; "
             f"{self.audio_s / 3600:.3f} h of audio in {self.wall_s:.1f} s{speed}"
         )
+
+    def sort_as(self, jobs: list[Job]) -> None:
+        """Lists in the order of ``jobs`` (the workers finish in any order)."""
+        order = {str(job.source): i for i, job in enumerate(jobs)}
+        self.separated.sort(key=order.__getitem__)
+        self.skipped.sort(key=order.__getitem__)
+        self.failed = dict(sorted(self.failed.items(), key=lambda item: order[item[0]]))
 
 
 def run_batch(
@@ -151,17 +224,18 @@ def run_batch(
     conditions_of: Callable[[Job], tuple[torch.Tensor, tuple[Combination, ...]]],
     mode: Mode,
     repair_nonfinite: bool,
+    report: BatchReport,
     label: str = "",
     workers: int = 1,
-) -> BatchReport:
+) -> None:
     """Separate every job whose outputs are not all there yet, with the conditions ``conditions_of``
     gives it, in its own mode or ``mode``; ``workers`` files at a time, their segments batched into
     shared passes (:mod:`models.batching`). Each file is reported as it ends (with the hours of audio
     so far and the real-time factor), each line starting with ``label``. On an interrupt, the files
-    under way stop at their next segment and leave nothing behind; then the interrupt goes on."""
+    under way stop at their next segment and leave nothing behind; then the interrupt goes on.
+    ``report`` is filled as files end, so that an interrupted run still has one."""
     from models.batching import BatchingNet
 
-    report = BatchReport([], [], {})
     started = time.monotonic()
     batching = BatchingNet(separator.separation_net)
     queue = iter(enumerate(jobs, 1))
@@ -169,11 +243,14 @@ def run_batch(
 
     def separate(number: int, job: Job) -> None:
         prefix = f"{label}[{number}/{len(jobs)}] {job.source}"
-        if all(output.is_file() for output in job.outputs):
+        if all(output_is_complete(output, job.source) for output in job.outputs):
             with lock:
                 report.skipped.append(str(job.source))
                 print(f"{prefix}: done already", flush=True)
             return
+        if any(output.exists() for output in job.outputs):
+            with lock:
+                print(f"{prefix}: an output is there but not whole (empty, cut off or another length): separating again", flush=True)
         job_started = time.monotonic()
         try:
             check_output_place(job.outputs[0], job.source, len(job.outputs))
@@ -181,7 +258,7 @@ def run_batch(
             separator.separate_file(job.source, list(job.outputs), conditions, job.mode or mode, repair_nonfinite,
                                     combinations=combinations, batching=batching)
             seconds = sf.info(str(job.source)).duration
-        except (AudioFileError, ModelLoadingError, ValueError, EngineFailure, RuntimeError, OSError) as error:
+        except (AudioFileError, OutputPlaceError, NonFiniteOutput, ModelLoadingError, ValueError, EngineFailure, RuntimeError, OSError) as error:
             with lock:
                 report.failed[str(job.source)] = str(error)
                 print(f"{prefix}: FAILED: {error}", flush=True)
@@ -224,14 +301,10 @@ def run_batch(
             thread.join()
         _wait_for_native_ends(threads)
         gc.collect()  # a stopped file's traceback cycles hold its resamplers: free them now, not at interpreter exit
+        report.wall_s, report.passes = time.monotonic() - started, batching.passes
+        report.sort_as(jobs)
     if unexpected:
         raise unexpected[0]
-    report.wall_s, report.passes = time.monotonic() - started, batching.passes
-    order = {str(job.source): i for i, job in enumerate(jobs)}
-    report.separated.sort(key=order.__getitem__)
-    report.skipped.sort(key=order.__getitem__)
-    report.failed = dict(sorted(report.failed.items(), key=lambda item: order[item[0]]))
-    return report
 
 
 TASKS = Path("/proc/self/task")  # one entry per thread of this process, by native id (Linux)
@@ -250,7 +323,7 @@ def _wait_for_native_ends(threads: list[threading.Thread], timeout_s: float = TH
 
 def write_log(report: BatchReport, log_path: Path) -> None:
     """The run's JSON log (summary, separated, skipped, failed with reasons), written atomically."""
-    log = {"summary": report.summary(), "separated": report.separated, "skipped": report.skipped,
+    log = {"summary": report.summary(), "interrupted": report.interrupted, "separated": report.separated, "skipped": report.skipped,
            "failed": [{"input": source, "error": error} for source, error in report.failed.items()],
            "audio_s": report.audio_s, "wall_s": report.wall_s, "forward_passes": report.passes}
     log_path.parent.mkdir(parents=True, exist_ok=True)

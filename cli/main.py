@@ -8,24 +8,23 @@
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
-from audio.files import AudioFileError, AudioSource, check_output_place, write_atomically
-from cli.batch import LOG_NAME, collect_jobs, is_batch, is_manifest, run_batch, write_log
+from audio.files import AudioFileError, AudioFileWarning, AudioSource
+from audio.places import OutputPlaceError, check_output_place, check_writable_place, remove_stale_parts
+from cli.batch import LOG_NAME, BatchReport, collect_jobs, is_batch, is_manifest, run_batch, write_log
 from cli.distributed import gathered, local_device, rank_and_world, share
 from models.config import MODES
-from models.errors import ModelLoadingError
-from models.queries import check_saved_condition, check_texts, describe, parse_query, texts_of
-from realtime.errors import EngineFailure, VirtualMicError
+from models.errors import ModelLoadingError, NonFiniteOutput
+from models.queries import CONDITION_SUFFIX, check_saved_condition, check_texts, describe, parse_query, shown, texts_of
+from realtime.errors import EngineFailure, UnprocessedOutput, VirtualMicError
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
 if TYPE_CHECKING:
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
 EXIT_FAILURE = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # as a shell reports Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM
 GPU_WORKERS = 4  # files at once on a GPU: their decoding overlaps, their segments share passes
 
 
@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     separate.add_argument("--mode", choices=MODES, default="isolate")
     separate.add_argument("-o", "--output", type=Path, required=True, help="output file (one per query), or folder")
     separate.add_argument("--repair-nonfinite", action="store_true", help="make NaN or infinite input samples silence")
+    separate.add_argument(
+        "--inputs-anywhere", action="store_true",
+        help="let a manifest's rows name input files outside its folder (absolute paths, or paths through ..); "
+        "outputs stay inside -o whatever is given",
+    )
     separate.add_argument(
         "--workers", type=int,
         help=f"with several inputs: files separated at once, their segments batched into shared passes "
@@ -136,8 +141,7 @@ def run_separate(args: argparse.Namespace) -> int:
     queries = [*texts, *args.query_audio, *args.embedding]  # in the order of the output labels
     if not queries and not any(is_manifest(name) for name in args.input):  # a manifest's rows may bring their own
         raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
-    for path in args.embedding:
-        check_saved_condition(path)
+    check_embeddings(args.embedding)
     labels = [q.stem if isinstance(q, Path) else describe(q) for q in queries]
     if is_batch(args.input):
         return _separate_many(args, queries, labels)
@@ -145,6 +149,7 @@ def run_separate(args: argparse.Namespace) -> int:
     outputs = output_paths(args.output, labels)
     for path in outputs:  # before any work: a wrong place fails now, not after the separation
         check_output_place(path, source, len(outputs))
+    clear_stale_parts(args.output.resolve().parent)
     with AudioSource(source):  # a file that cannot be used is said before the model loads
         pass
     separator = _load_for(args, queries)
@@ -155,6 +160,22 @@ def run_separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_embeddings(paths: list[Path]) -> None:
+    """Refuse, before any model loads, saved conditions that are not ``.npy`` or that hold no usable condition."""
+    from models.loading import condition_from_file
+
+    for path in paths:
+        check_saved_condition(path)
+        condition_from_file(path)
+
+
+def clear_stale_parts(folder: Path, recursive: bool = False) -> None:
+    """Remove the temporary files that killed runs left in ``folder``, and say so."""
+    removed = remove_stale_parts(folder, recursive)
+    if removed:
+        print(f"lass: removed {len(removed)} unfinished temporary file(s) that a killed run left in {folder}", file=sys.stderr)
+
+
 def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -> int:
     """Several inputs into the folder ``-o``: exit 0 when every file was separated (or was already),
     1 when some failed (each is listed with its reason)."""
@@ -162,7 +183,7 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
         raise ValueError(f"-o {args.output} is a file: with several inputs, -o names a folder")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers {args.workers}: give at least 1")
-    jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels))
+    jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels), args.inputs_anywhere)
     if not jobs:
         raise ValueError(f"no audio files in {', '.join(args.input)}")
     unqueried = next((job for job in jobs if job.query is None), None)
@@ -172,13 +193,22 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     if world > 1:
         args = argparse.Namespace(**vars(args) | {"device": local_device(args.device)})
     row_queries = {job.query for job in jobs if job.query is not None}
+    clear_stale_parts(args.output, recursive=True)
     separator = _load_for(args, [*queries, *row_queries])
     command = _conditions(separator, queries) if queries else None
     by_query = {query: _conditions(separator, [query]) for query in row_queries}
     conditions_of = lambda job: command if job.query is None else by_query[job.query]
     label = f"[rank {rank}/{world}] " if world > 1 else ""
     workers = args.workers or (GPU_WORKERS if separator.separation_net.device.type == "cuda" else 1)
-    report = run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, label, workers)
+    report = BatchReport()
+    try:
+        run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, report, label, workers)
+    except (KeyboardInterrupt, Terminated):
+        if world == 1:  # what was done is logged; under torchrun the launcher stops every rank, none gathers
+            report.interrupted = True
+            write_log(report, args.output / LOG_NAME)
+            print(f"{report.summary()}\nlog: {args.output / LOG_NAME}")
+        raise
     if world > 1:
         report = gathered(report)
         if rank != 0:  # rank 0 says it all, once
@@ -208,13 +238,16 @@ def _conditions(separator: Separator, queries: list) -> tuple[torch.Tensor, tupl
 
 
 def run_embed(args: argparse.Namespace) -> None:
+    from models.loading import save_condition
+
     check_texts([args.query])
+    if args.output.suffix != CONDITION_SUFFIX:
+        raise ValueError(f"lass embed writes a {CONDITION_SUFFIX} file (what --embedding takes): name it {args.output.with_suffix(CONDITION_SUFFIX)}")
+    check_writable_place(args.output)  # before the model loads
+    clear_stale_parts(args.output.resolve().parent)
     separator = load_separator(args)
-    condition = separator.embed_texts([args.query])[0].numpy()
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    encoded = io.BytesIO()
-    np.save(encoded, condition)
-    write_atomically(args.output, encoded.getvalue())
+    save_condition(args.output, separator.embed_texts([args.query])[0])
     print(f"wrote {args.output}")
 
 
@@ -224,7 +257,7 @@ def warn_about_unknown_sounds(separator: Separator, texts: list[str]) -> None:
         match = separator.nearest_sound(text)
         if match is not None and not match.known:
             print(
-                f"lass: warning: {text!r} is not a sound this model was trained on (nearest: {match.label}, "
+                f"lass: warning: {shown(text)!r} is not a sound this model was trained on (nearest: {match.label}, "
                 f"similarity {match.text_similarity:.2f}); expect little separation. The official AudioSep "
                 "model (--official) knows far more sounds.",
                 file=sys.stderr,
@@ -276,25 +309,46 @@ def run_train(args: argparse.Namespace) -> None:
     print(f"wrote {train(config_from_args(args))}")
 
 
+class Terminated(SystemExit):
+    """SIGTERM: unwinds as Ctrl-C does (``finally`` blocks run: no temporary file is left), and exits
+    with 128 + SIGTERM as a shell reports it."""
+
+
 def exit_on_sigterm() -> None:
-    """Make SIGTERM unwind like Ctrl-C does (``finally`` blocks run: no temporary file is left)."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    """Make SIGTERM unwind like Ctrl-C does; :func:`main` says so."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated(EXIT_TERMINATED)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
+def show_warning(message: Warning | str, category: type[Warning], *rest: object, **named: object) -> None:
+    """Warnings about the user's files, as one line each."""
+    print(f"lass: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = {"separate": run_separate, "embed": run_embed, "train": run_train, "library": run_library, "eval": run_eval, "stream": run_stream}
-        code = handler[args.command](args)
-    except (ModelLoadingError, AudioFileError, ValueError, VirtualMicError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", AudioFileWarning)
+            warnings.showwarning = show_warning
+            code = handler[args.command](args)
+    except (ModelLoadingError, AudioFileError, OutputPlaceError, ValueError, VirtualMicError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except EngineFailure as error:
         print(f"lass: error: {error}; nothing was written", file=sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("lass: interrupted; outputs under way were not written, finished ones are kept", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (NonFiniteOutput, UnprocessedOutput) as error:
+        print(f"lass: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (KeyboardInterrupt, Terminated) as interrupt:
+        what, code = ("terminated (SIGTERM)", EXIT_TERMINATED) if isinstance(interrupt, Terminated) else ("interrupted", EXIT_INTERRUPTED)
+        print(f"lass: {what}; outputs under way were not written, finished ones are kept", file=sys.stderr)
+        return code
     return code or 0
 
 

@@ -7,10 +7,11 @@ import argparse
 import sys
 import torch
 
-from audio.files import AudioSource, check_output_place, read_audio, resample
-from cli.main import load_separator, warn_about_unknown_sounds
+from audio.files import AudioSource, read_audio, resample
+from audio.places import check_output_place
+from cli.main import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
 from models.config import ms_to_samples
-from models.queries import Query, check_saved_condition, excluded_count, parse_query, texts_of
+from models.queries import Query, excluded_count, parse_query, texts_of
 from models.resunet import FilmOffsets, ResUNet30
 from realtime import session
 from realtime.engine import Controls, Engine, EngineSettings
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> None:
     if args.embedding is None:
         query = parse_query(args.query or "")  # "a + b but not c": several sounds in one batched pass
     else:
-        check_saved_condition(args.embedding)
+        check_embeddings([args.embedding])
         query = args.embedding
     if args.virtual_mic is not None:
         _run_virtual_mic(args, query)
@@ -46,9 +47,11 @@ def run(args: argparse.Namespace) -> None:
         raise ValueError("--input-file needs --output-file (or --virtual-mic NAME)")
     if args.input_file and args.output_file:
         check_output_place(args.output_file, args.input_file)
+        clear_stale_parts(args.output_file.resolve().parent)
     # Before the model loads: an unusable file, a missing device or server is said at once.
     if args.input_file:
         with AudioSource(args.input_file) as source:
+            source.check_samples(args.repair_nonfinite)
             rate_hz = source.sample_rate_hz
     else:
         rate_hz = args.rate

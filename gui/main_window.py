@@ -208,7 +208,11 @@ class MainWindow(QMainWindow):
         if not ok or not name.strip():
             return
         mode = "remove" if self.remove.isChecked() else "isolate"
-        save_preset(Preset(name.strip(), describe(query), mode, self.wet.value() / 100))
+        try:
+            save_preset(Preset(name.strip(), describe(query), mode, self.wet.value() / 100))
+        except ValueError as error:  # a damaged or unwritable presets file: said, never overwritten
+            QMessageBox.warning(self, "Preset not saved", str(error))
+            return
         self._fill_presets()
         self.presets.setCurrentText(name.strip())
 

@@ -22,6 +22,8 @@ from torch import nn
 from models.errors import ModelLoadingError
 
 StateDict = dict[str, torch.Tensor]
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6
+PICKLE_PROTOCOL_OPCODE = b"\x80"  # the legacy format: a pickle of protocol 2 or later
 
 SEPARATION_PREFIX = "ss_model."
 QUERY_ENCODER_PREFIX = "query_encoder.model."
@@ -74,19 +76,30 @@ def read_state_dict(path: Path) -> StateDict:
             return load_file(path)
         except (SafetensorError, OSError) as error:
             raise ModelLoadingError(f"{path} is not a readable safetensors file ({error})") from error
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except pickle.UnpicklingError as error:
-        raise ModelLoadingError(
-            f"{path} contains pickled Python objects that would run code when loaded; it was refused. "
-            f"Only tensors and plain containers are accepted (details: {str(error).splitlines()[0]})"
-        ) from error
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise ModelLoadingError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {error}") from error
+    obj = load_pickled(path)
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelLoadingError(f"{path} holds no state dict of tensors (top-level keys: {_keys(obj)})")
     return state
+
+
+def load_pickled(path: Path) -> object:
+    """What a PyTorch file (``torch.save``: zip or legacy pickle) holds, read with
+    ``weights_only=True``: tensors and plain containers only. Raises :class:`ModelLoadingError` for a
+    file that is no such file, or that would need arbitrary Python objects (code) to load."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    if not (start.startswith(ZIP_MAGIC) or start[:1] == PICKLE_PROTOCOL_OPCODE):
+        raise ModelLoadingError(f"{path} is not a PyTorch checkpoint (it starts with {start!r}, not a zip or pickle header)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as error:
+        raise ModelLoadingError(
+            f"{path} contains pickled Python objects that would run code when loaded; it was refused. "
+            f"Only tensors and plain containers are accepted (details: {str(error).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise ModelLoadingError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {error}") from None
 
 
 def _keys(obj: object) -> str:

@@ -7,3 +7,8 @@ class ModelLoadingError(Exception):
 
 class SeparationStopped(Exception):
     """A separation was stopped before its end (an interrupt, or another file's failure ended the run)."""
+
+
+class NonFiniteOutput(Exception):
+    """The network returned NaN or infinite samples (an input or a condition out of its range); nothing
+    of that output is written."""

@@ -7,17 +7,19 @@ bundles hold ``ss_model.*`` and ``query_encoder.*`` with the model's shape in th
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import fields
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from audio.files import give_default_file_mode
+from audio.places import give_default_file_mode, temporary_beside, write_atomically
 from models.checkpoint import (
     QUERY_ENCODER_PREFIX,
     SEPARATION_PREFIX,
@@ -40,6 +42,8 @@ from models.resunet import ResUNet30
 
 BUNDLE_FORMAT = "lass-bundle-1"
 BUNDLE_QUERY_PREFIX = "query_encoder."
+CONDITION_DIM = 512
+MAX_CONDITION_NORM = 1e3  # query networks make unit-length conditions
 
 
 def bundle_metadata(path: Path) -> dict[str, str] | None:
@@ -56,10 +60,14 @@ def save_bundle(path: Path, net: ResUNet30, query_state: StateDict, query_kind: 
     tensors = {SEPARATION_PREFIX + k: v.contiguous() for k, v in net.state_dict().items()}
     tensors |= {BUNDLE_QUERY_PREFIX + k: v.contiguous() for k, v in query_state.items()}
     metadata = {"format": BUNDLE_FORMAT, "separation": json.dumps({"width": net.config.width}), "query_net": query_kind}
-    tmp = Path(path).with_suffix(".part")
-    save_file(tensors, str(tmp), metadata=metadata | extra)
-    give_default_file_mode(tmp)
-    tmp.replace(path)
+    tmp = temporary_beside(Path(path))
+    try:
+        save_file(tensors, str(tmp), metadata=metadata | extra)
+        give_default_file_mode(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_separation_net(checkpoint: Path, state: StateDict | None = None) -> ResUNet30:
@@ -161,16 +169,50 @@ def has_query_weights(state: StateDict) -> bool:
     return any(k.startswith((QUERY_ENCODER_PREFIX, BUNDLE_QUERY_PREFIX)) for k in state)
 
 
-def condition_from_file(path: Path) -> torch.Tensor:
-    """A saved condition (``.npy`` of shape (512,) or (1, 512)) as ``(1, 512)``."""
-    import numpy as np
+def save_condition(path: Path, condition: torch.Tensor) -> None:
+    """Write one ``(512,)`` condition as ``.npy``, atomically: what :func:`condition_from_file` reads."""
+    encoded = io.BytesIO()
+    np.save(encoded, condition.detach().cpu().numpy().astype(np.float32).reshape(CONDITION_DIM))
+    write_atomically(path, encoded.getvalue())
 
+
+def condition_from_file(path: Path) -> torch.Tensor:
+    """A saved condition (``.npy`` of shape (512,) or (1, 512)) as ``(1, 512)``. Its header is checked
+    before any data is read (a file that claims 10^11 values is refused, not allocated), and values
+    that overflow float32, or a condition far larger than any query network makes, are refused."""
+    array = np.load(_checked_condition_file(path), allow_pickle=False)
+    with np.errstate(over="ignore"):
+        condition = array.astype(np.float32).reshape(1, CONDITION_DIM)
+    if not np.isfinite(condition).all():
+        raise ModelLoadingError(
+            f"{path}: its values are NaN or infinite, or overflow float32 (largest magnitude "
+            f"{np.nanmax(np.abs(array)):.3g}); save the condition again with 'lass embed'"
+        )
+    norm = float(np.linalg.norm(condition.astype(np.float64)))
+    if norm > MAX_CONDITION_NORM:
+        raise ModelLoadingError(
+            f"{path}: its length is {norm:.3g}; conditions made by 'lass embed' have length 1 (at most "
+            f"{MAX_CONDITION_NORM:g} is taken); save the condition again with 'lass embed'"
+        )
+    return torch.from_numpy(condition)
+
+
+def _checked_condition_file(path: Path) -> Path:
+    """``path`` once its ``.npy`` header says it holds one 512-d numeric condition and nothing else."""
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ModelLoadingError(f"cannot read the embedding {path}: {error}") from error
-    if array.dtype.kind not in "fiu":
-        raise ModelLoadingError(f"{path} holds {array.dtype} values, not numbers: save the condition with 'lass embed'")
-    if array.shape not in ((512,), (1, 512)) or not np.isfinite(array).all():
-        raise ModelLoadingError(f"{path} must hold one finite 512-d condition, shape (512,) or (1, 512); got {array.shape}")
-    return torch.from_numpy(array.astype(np.float32).reshape(1, 512))
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            data_bytes = Path(path).stat().st_size - handle.tell()
+    except FileNotFoundError:
+        raise ModelLoadingError(f"embedding not found: {path}") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ModelLoadingError(f"cannot read the embedding {path}: {error}") from None
+    if dtype.kind not in "fiu":
+        raise ModelLoadingError(f"{path} holds {dtype} values, not numbers: save the condition with 'lass embed'")
+    if shape not in ((CONDITION_DIM,), (1, CONDITION_DIM)):
+        raise ModelLoadingError(f"{path} must hold one {CONDITION_DIM}-d condition, shape (512,) or (1, 512); its header says {shape}")
+    if data_bytes != CONDITION_DIM * dtype.itemsize:
+        raise ModelLoadingError(f"{path} is damaged: it holds {data_bytes} bytes of values, its header announces {CONDITION_DIM * dtype.itemsize}")
+    return Path(path)

@@ -17,6 +17,7 @@ from pathlib import Path
 CONDITION_SUFFIX = ".npy"
 AND = "+"
 BUT_NOT = re.compile(r"\bbut\s+not\b", re.IGNORECASE)
+SHOWN_CHARACTERS = 80  # a description echoed in a message is cut after this
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,21 @@ Query = str | Path | QuerySet
 
 def parse_query(text: str) -> str | QuerySet:
     """``"a + b but not c + d"`` -> ``QuerySet(("a", "b"), ("c", "d"))``; a single description stays a ``str``."""
-    parts = BUT_NOT.split(text, maxsplit=1)
+    parts = BUT_NOT.split(text)
+    if len(parts) > 2:
+        raise ValueError(
+            f"{shown(text)!r} says 'but not' {len(parts) - 1} times; say it once and join what to leave out "
+            f"with +, e.g. '{shown(parts[0].strip())} but not {shown(' + '.join(p.strip() for p in parts[1:]))}'"
+        )
     split = lambda part: tuple(p.strip() for p in part.split(AND))
     include, exclude = split(parts[0]), split(parts[1]) if len(parts) > 1 else ()
     check_texts([*include, *exclude])
     return include[0] if len(include) == 1 and not exclude else QuerySet(include, exclude)
+
+
+def shown(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``text`` as echoed in a message: whole when short, else its start and how long it is."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def texts_of(query: Query) -> list[str]:

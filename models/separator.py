@@ -26,7 +26,7 @@ from models.batching import BatchingNet
 from models.block_separation import BlockSeparation, Combination, Mode
 from models.checkpoint import read_state_dict
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
-from models.errors import ModelLoadingError
+from models.errors import ModelLoadingError, NonFiniteOutput
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.hub import AUDIOSEP_CHECKPOINT, fetch
 from models.loading import condition_from_file, has_query_weights, load_query_net, load_separation_net
@@ -202,24 +202,33 @@ class Separator:
         allows it, and is written atomically: on any error no output is left, half-written or not.
         """
         with AudioSource(source_path) as source, ExitStack() as outputs:
-            if not repair_nonfinite:
-                source.check_finite()  # before any work, rather than hours into a long file
+            source.check_samples(repair_nonfinite)  # before any work, rather than hours into a long file
             separation = self.block_separation(conditions, source.channels, source.sample_rate_hz, mode, combinations, batching)
             sinks = [
                 outputs.enter_context(AudioSink(path, source.sample_rate_hz, source.channels, source.subtype))
                 for path in output_paths
             ]
+            written_s = 0.0
             with _progress_bar(show_progress, source.frames / source.sample_rate_hz) as bar:
                 for block in source.blocks(block_frames, repair_nonfinite):
-                    _write(sinks, separation.push(block))
+                    written_s = _write(sinks, separation.push(block), source.sample_rate_hz, written_s, source_path)
                     bar.update(block.shape[1] / source.sample_rate_hz)
-                _write(sinks, separation.finish())
+                _write(sinks, separation.finish(), source.sample_rate_hz, written_s, source_path)
 
 
-def _write(sinks: list[AudioSink], separated: np.ndarray) -> None:
-    """``(queries, channels, frames)`` -> one sink per query."""
+def _write(sinks: list[AudioSink], separated: np.ndarray, rate_hz: int, written_s: float, source_path: Path) -> float:
+    """``(queries, channels, frames)`` -> one sink per query, once checked: never a NaN or infinite
+    sample. Returns the seconds written so far."""
+    bad = ~np.isfinite(separated)
+    if bad.any():
+        first_s = written_s + np.nonzero(bad.any(axis=(0, 1)))[0][0] / rate_hz
+        raise NonFiniteOutput(
+            f"the separation of {source_path} gave NaN or infinite samples from {first_s:.3f} s: its input or "
+            "the condition is out of the model's range; nothing was written"
+        )
     for sink, samples in zip(sinks, separated):
         sink.write(samples)
+    return written_s + separated.shape[2] / rate_hz
 
 
 def combinations_of(queries: list[Query]) -> tuple[Combination, ...]:

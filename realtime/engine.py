@@ -148,7 +148,8 @@ class Engine:
         captured = self.input_ring.written
         self.input_ring.write(indata)
         position = captured - self.latency_samples
-        if self.output_ring.read_into(outdata, position) < frames:
+        available = self.output_ring.read_into(outdata, position)
+        if available < frames:
             outdata[:] = 0.0
             gain = self._fallback_gain
             if gain > 0.0:
@@ -157,6 +158,7 @@ class Engine:
             self.output_ring.read_into(outdata, position)
             if position >= 0:
                 self.stats.dropouts += 1
+            self.stats.unprocessed_frames += max(0, frames - max(0, -position) - available)
         self.played_ring.write(outdata)
         self.stats.record_callback(frames, time.perf_counter() - started, self.settings.device_rate_hz)
 

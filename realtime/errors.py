@@ -7,3 +7,8 @@ class EngineFailure(RuntimeError):
 
 class VirtualMicError(RuntimeError):
     """No server to publish a virtual microphone on, or a name in use: the message says what to do."""
+
+
+class UnprocessedOutput(RuntimeError):
+    """A file streamed in real time was written, but parts of it went out unprocessed (the worker fell
+    behind): the message says how much, and how to get a whole separation."""

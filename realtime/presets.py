@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from audio.files import write_atomically
+from audio.places import OutputPlaceError, write_atomically
 from models.config import MODES
 from models.queries import parse_query
 
@@ -27,13 +27,15 @@ class Preset:
     wet: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
+        if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError("a preset needs a name")
+        if not isinstance(self.query, str):
+            raise ValueError(f"preset {self.name!r}: query must be text, not {self.query!r}")
         parse_query(self.query)  # raises on an empty part
         if self.mode not in MODES:
             raise ValueError(f"preset {self.name!r}: mode must be isolate or remove, not {self.mode!r}")
-        if not 0.0 <= self.wet <= 1.0:
-            raise ValueError(f"preset {self.name!r}: wet must be between 0 and 1, not {self.wet}")
+        if isinstance(self.wet, bool) or not isinstance(self.wet, (int, float)) or not 0.0 <= self.wet <= 1.0:
+            raise ValueError(f"preset {self.name!r}: wet must be a number between 0 and 1, not {json.dumps(self.wet)}")
 
 
 def presets_path() -> Path:
@@ -49,8 +51,12 @@ def load_presets(path: Path | None = None) -> dict[str, Preset]:
     try:
         raw = json.loads(path.read_text())
         return {name: Preset(name, **fields) for name, fields in raw.items()}
+    except OSError as error:
+        raise ValueError(f"cannot read the presets file {path}: {error.strerror}") from None
+    except RecursionError:
+        raise ValueError(f"the presets file {path} is damaged (nested too deep to read): fix or delete it") from None
     except (json.JSONDecodeError, TypeError, AttributeError, ValueError) as error:
-        raise ValueError(f"the presets file {path} is damaged ({error}): fix or delete it") from error
+        raise ValueError(f"the presets file {path} is damaged ({error}): fix or delete it") from None
 
 
 def save_preset(preset: Preset, path: Path | None = None) -> None:
@@ -58,8 +64,11 @@ def save_preset(preset: Preset, path: Path | None = None) -> None:
     path = path or presets_path()
     presets = load_presets(path) | {preset.name: preset}
     data = {name: {k: v for k, v in asdict(p).items() if k != "name"} for name, p in sorted(presets.items())}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, (json.dumps(data, indent=1) + "\n").encode())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, (json.dumps(data, indent=1) + "\n").encode())
+    except (OSError, OutputPlaceError) as error:
+        raise ValueError(f"cannot save the preset: {getattr(error, 'strerror', None) or error}") from None
 
 
 def find_preset(name: str, path: Path | None = None) -> Preset:

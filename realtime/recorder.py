@@ -4,6 +4,7 @@ The recorder follows the rings: the output is what the callback played (fallback
 input is taken ``latency`` samples earlier, so the two files line up sample for sample (output sample
 ``k`` is the processing of input sample ``k``). Files are written atomically (``audio.files.AudioSink``)
 and appear when recording stops; each recording gets names of its own, so none replaces another.
+Temporary files that a killed app left in the folder are removed when the next recording starts.
 A write that fails (a full disk, a file size limit) ends the recording with ``error`` saying why;
 what was written until then is kept and published when the recording stops.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from audio.files import AudioSink
+from audio.places import remove_stale_parts
 from realtime.engine import Engine
 from realtime.ring import SampleRing
 
@@ -51,6 +53,7 @@ class Recorder:
 
     def __init__(self, engine: Engine, output_path: Path, input_path: Path | None = None) -> None:
         self.engine = engine
+        remove_stale_parts(Path(output_path).parent)  # what a killed app left of its last recording
         self.started_s = time.monotonic()
         start = engine.played_ring.written
         rate = engine.settings.device_rate_hz

@@ -13,7 +13,10 @@ import numpy as np
 from audio.files import AudioSink, AudioSource
 from models.config import samples_to_ms
 from realtime.audio_io import NO_DEVICES, DuplexStream, find_device, list_devices
+from models.errors import NonFiniteOutput
 from realtime.engine import Engine
+from realtime.errors import UnprocessedOutput
+from realtime.fallback import FALLBACK_DESCRIPTIONS
 from realtime.file_stream import EngineFeed, running
 from realtime.stats import measured_text
 from realtime.virtual_mic import VirtualMic
@@ -37,18 +40,48 @@ def describe_settings(engine: Engine) -> str:
 def stream_file(engine: Engine, source_path: Path, output_path: Path, realtime: bool, repair_nonfinite: bool = False) -> None:
     """An audio file through ``engine`` (built for the file's rate), block by block into ``output_path``
     (written atomically: nothing is left if the stream fails). Every channel is kept: each goes
-    through an engine of its own (:meth:`Engine.sibling`), all fed together."""
+    through an engine of its own (:meth:`Engine.sibling`), all fed together.
+
+    Raises :class:`NonFiniteOutput` (and writes nothing) if the network gave NaN or infinite
+    samples, as ``lass separate`` does; raises :class:`UnprocessedOutput` after writing if, paced in
+    ``realtime``, the worker fell behind and part of the output is the fallback."""
     with AudioSource(source_path) as source:
-        if not repair_nonfinite:
-            source.check_finite()
+        source.check_samples(repair_nonfinite)
         engines = [engine] + [engine.sibling() for _ in range(source.channels - 1)]
         with AudioSink(output_path, source.sample_rate_hz, source.channels, source.subtype) as sink, ExitStack() as workers:
             feeds = [EngineFeed(workers.enter_context(running(each)), realtime) for each in engines]
             for block in source.blocks(repair_nonfinite=repair_nonfinite):
                 sink.write(np.stack([feed.push(channel) for feed, channel in zip(feeds, block)]))
             sink.write(np.stack([feed.finish() for feed in feeds]))
+            _check_separated(engines, source_path)
+        duration_s = source.frames / source.sample_rate_hz
     for channel, each in enumerate(engines, 1):
         print(("" if len(engines) == 1 else f"channel {channel}: ") + _status(each), file=sys.stderr)
+    _check_processed(engines, output_path, duration_s)
+
+
+def _check_separated(engines: list[Engine], source_path: Path) -> None:
+    """Refuse an output in which the network's NaN or infinite samples were silenced."""
+    nonfinite = sum(each.stats.nonfinite_samples for each in engines)
+    if nonfinite:
+        raise NonFiniteOutput(
+            f"the separation of {source_path} gave {nonfinite} NaN or infinite samples: its input or the "
+            "condition is out of the model's range; nothing was written"
+        )
+
+
+def _check_processed(engines: list[Engine], output_path: Path, duration_s: float) -> None:
+    """Say, as a failure, how much of a written file went out unprocessed."""
+    rate_hz = engines[0].settings.device_rate_hz
+    unprocessed_s = max(each.stats.unprocessed_frames for each in engines) / rate_hz
+    dropouts = sum(each.stats.dropouts for each in engines)
+    if dropouts:
+        fallback = FALLBACK_DESCRIPTIONS[engines[0].fallback]
+        raise UnprocessedOutput(
+            f"wrote {output_path}, but {min(unprocessed_s, duration_s):.2f} s of its {duration_s:.2f} s went out "
+            f"unprocessed ({fallback}; {dropouts} dropouts): the separation could not keep up in real time. "
+            "Run without --realtime to separate every sample, or choose a longer hop or --latency-ms"
+        )
 
 
 def stream_devices(engine: Engine, input_device: int | None, output_device: int | None, seconds: float | None) -> None:

@@ -19,6 +19,7 @@ class EngineStats:
     callback_max_s: float = 0.0
     dropouts: int = 0
     dropped_hops: int = 0
+    unprocessed_frames: int = 0  # device frames the callback played as the fallback, for want of output
     nonfinite_samples: int = 0  # NaN or infinite samples, in the input or the model's output, silenced
     input_xruns: int = 0
     output_xruns: int = 0
@@ -50,6 +51,7 @@ class EngineStats:
             "hops": self.hops,
             "dropouts": self.dropouts,
             "dropped_hops": self.dropped_hops,
+            "unprocessed_frames": self.unprocessed_frames,
             "nonfinite_samples": self.nonfinite_samples,
             "callbacks": self.callbacks,
             "callbacks_over_budget": self.callbacks_over_budget,

@@ -199,7 +199,7 @@ def test_chips_and_presets_change_the_engines_condition_once_per_change(window, 
     from PyQt6.QtWidgets import QInputDialog
 
     from models.queries import QuerySet
-    from realtime.presets import Preset, load_presets, save_preset
+    from realtime.presets import Preset, load_presets, presets_path, save_preset
 
     _start(window, qtbot)
     engine, updater = window.session.engine, window.session.updater
@@ -234,6 +234,9 @@ def test_chips_and_presets_change_the_engines_condition_once_per_change(window, 
     settles(QuerySet(("speech", "beeps"), ("a hum",)), 1, False)
     assert window.wet.value() == 50 and len(window.chips.chips) == 3
     assert changes == [0, 0, 1, 0, 1], changes  # one per chip added, switched, dropped, and the preset
+    presets_path().write_text("{damaged")
+    window._save_preset()  # said, and the damaged file is kept as it is
+    assert "is damaged" in window.warnings[-1] and presets_path().read_text() == "{damaged"
 
 
 def test_the_virtual_mic_switch_publishes_the_output_while_running(window, qtbot):

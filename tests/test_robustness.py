@@ -19,6 +19,7 @@ from models.loading import save_bundle
 from models.resunet import ResUNet30
 from realtime.engine import Engine, EngineSettings
 from realtime.file_stream import stream_array
+from tests.doubles import NanNet
 
 
 @pytest.fixture
@@ -178,13 +179,6 @@ def test_a_recording_that_fails_says_why_and_keeps_what_was_recorded(tmp_path):
 
 
 def test_nonfinite_model_output_never_reaches_the_speakers():
-    class NanNet(ResUNet30):
-        """A test double for a diverged model: every estimate is NaN."""
-
-        def separate_with_spectra(self, mixture, film):
-            waveform, magnitude, mask = super().separate_with_spectra(mixture, film)
-            return torch.full_like(waveform, float("nan")), magnitude, mask
-
     torch.manual_seed(0)
     net = NanNet(SeparationConfig(width=0.125)).eval()
     with torch.inference_mode():

@@ -14,6 +14,7 @@ from realtime.engine import Controls, Engine, EngineFailure, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
 from realtime.window_pass import WindowPass
+from tests.doubles import SlowEngine
 from training.metrics import sdr
 
 
@@ -132,17 +133,6 @@ def test_query_change_is_click_free_and_in_effect_within_one_hop(small_net):
     assert settled - change <= settings.hop_samples  # in effect within one hop of the change
     own_jump = max(np.abs(np.diff(only_a)).max(), np.abs(np.diff(only_b)).max())
     assert np.abs(np.diff(out)).max() <= own_jump
-
-
-class SlowEngine(Engine):
-    """A test double: the engine with ``delay_s`` of extra time in each worker cycle."""
-
-    delay_s = 0.0
-
-    def work_once(self):
-        taken = super().work_once()
-        time.sleep(self.delay_s)
-        return taken
 
 
 def test_slow_worker_never_stalls_the_callback_and_recovers(small_net):

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audio.files import AudioFileError, read_audio, resample, write_atomically, write_audio
+from audio.files import AudioFileError, read_audio, resample, write_audio
+from audio.places import write_atomically
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.midi import melody, standard_midi_file
 

@@ -18,7 +18,9 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from models.checkpoint import load_pickled
 from models.config import SeparationConfig
+from models.errors import ModelLoadingError
 from models.loading import caption_labels, load_query_net, load_separation_net, save_bundle
 from models.minilm import MiniLmQueryNet
 from models.resunet import ResUNet30
@@ -112,8 +114,20 @@ class ExportBundle(L.Callback):
         save_bundle(self.path, net, state, self.query_net.kind, **extra)
 
 
+def check_resumable(checkpoint: Path) -> None:
+    """Refuse, as one line, a checkpoint to resume that holds code or is no checkpoint (Lightning
+    would raise it as a traceback)."""
+    try:
+        load_pickled(checkpoint)
+    except ModelLoadingError as error:
+        raise ModelLoadingError(f"cannot resume training: {error}. Delete it to start afresh, or pass another --out") from None
+
+
 def train(config: TrainConfig) -> Path:
     """Run (or resume) training; returns the exported bundle's path."""
+    last = Path(config.out_dir) / "checkpoints" / "last.ckpt"
+    if last.exists():
+        check_resumable(last)
     if config.threads:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True)
@@ -143,7 +157,6 @@ def train(config: TrainConfig) -> Path:
         num_sanity_val_steps=0,
         default_root_dir=out,
     )
-    last = out / "checkpoints" / "last.ckpt"
     trainer.fit(task, datamodule=data, ckpt_path=last if last.exists() else None)
     trainer.save_checkpoint(last)  # the final step, whatever --checkpoint-every; exports the bundle too
     return out / BUNDLE_NAME
