@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmarks.machine import ForeignLoad, describe
 from models.separator import Separator, default_checkpoint
-from realtime.jack_server import RATE_HZ, jack_server
+from testing.jack_server import RATE_HZ, jack_server
 from realtime.live_session import LiveSession, StreamChoice
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.wav"

@@ -8,7 +8,7 @@ variant and input length: the first call of a new shape in the running process (
 as oneDNN primitive creation or compilation lands here), median and p90 of the following calls,
 speed-up of the median over the reference, GFLOP/s achieved (FLOPs counted once with torch's
 counter) against the measured float32 and bfloat16 matmul peaks, the largest deviation from the
-reference output and its SNR (``training.metrics.sdr``; 100 dB means identical); and for the
+reference output and its SNR (``models.metrics.sdr``; 100 dB means identical); and for the
 reference and the full fast path, figures from a fresh process per length (so each peak is its own):
 preparation time, the first call after start-up, peak RSS and its growth during the pass.
 Rows taken while other processes loaded the machine are marked ``quiet: false``.
@@ -32,7 +32,7 @@ from benchmarks.machine import ForeignLoad, describe, peak_rss_mb
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.resunet import ResUNet30
-from training.metrics import sdr
+from models.metrics import sdr
 
 LENGTHS_S = (0.2, 0.5, 1.0, 3.0, 10.0)
 REFERENCE = "reference"

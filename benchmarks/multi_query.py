@@ -29,7 +29,7 @@ from models.fast_path import InferenceOptions
 from models.separator import Separator, default_checkpoint
 from realtime.tuning import window_pass_times_s
 from training.data import GeneratedSources, rms
-from training.metrics import separation_scores
+from models.metrics import separation_scores
 
 SECONDS = 2.0
 LEVEL_RMS = 0.05

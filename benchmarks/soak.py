@@ -29,7 +29,7 @@ from audio.places import write_atomically
 from benchmarks.machine import QUIET_FOREIGN_CORES, ForeignLoad, describe, peak_rss_mb
 from cli.main import exit_on_sigterm
 from models.separator import Separator, default_checkpoint
-from realtime.jack_server import RATE_HZ, jack_server
+from testing.jack_server import RATE_HZ, jack_server
 from realtime.live_session import LiveSession, StreamChoice
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "speech_and_beeps.wav"

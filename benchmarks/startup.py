@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.machine import ForeignLoad, describe
-from realtime.jack_server import jack_server
+from testing.jack_server import jack_server
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "speech_and_beeps.wav"

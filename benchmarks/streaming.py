@@ -38,7 +38,7 @@ from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
 from realtime.tuning import plan_for_latency, recommended_settings
 from realtime.window_pass import CudaGraphWindowPass
-from training.metrics import sdr
+from models.metrics import sdr
 
 AUTO = "auto (measured)"
 OFFICIAL_SIZE = "official size (random weights)"

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import sys
@@ -18,12 +17,13 @@ from typing import TYPE_CHECKING
 
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
 from audio.files import AudioFileError, AudioFileWarning, AudioSource
-from audio.places import OutputPlaceError, check_output_place, check_writable_place, remove_stale_parts
+from audio.places import OutputPlaceError, check_output_place, check_writable_place
 from cli.batch import LOG_NAME, BatchReport, collect_jobs, is_batch, is_manifest, run_batch, write_log
 from cli.distributed import gathered, local_device, rank_and_world, share
+from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
 from models.config import MODES
 from models.errors import ModelLoadingError, NonFiniteOutput
-from models.queries import CONDITION_SUFFIX, check_saved_condition, check_texts, describe, parse_query, shown, texts_of
+from models.queries import CONDITION_SUFFIX, check_texts, describe, parse_query, texts_of
 from realtime.errors import EngineFailure, UnprocessedOutput, VirtualMicError
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
@@ -160,22 +160,6 @@ def run_separate(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_embeddings(paths: list[Path]) -> None:
-    """Refuse, before any model loads, saved conditions that are not ``.npy`` or that hold no usable condition."""
-    from models.loading import condition_from_file
-
-    for path in paths:
-        check_saved_condition(path)
-        condition_from_file(path)
-
-
-def clear_stale_parts(folder: Path, recursive: bool = False) -> None:
-    """Remove the temporary files that killed runs left in ``folder``, and say so."""
-    removed = remove_stale_parts(folder, recursive)
-    if removed:
-        print(f"lass: removed {len(removed)} unfinished temporary file(s) that a killed run left in {folder}", file=sys.stderr)
-
-
 def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -> int:
     """Several inputs into the folder ``-o``: exit 0 when every file was separated (or was already),
     1 when some failed (each is listed with its reason)."""
@@ -249,39 +233,6 @@ def run_embed(args: argparse.Namespace) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     save_condition(args.output, separator.embed_texts([args.query])[0])
     print(f"wrote {args.output}")
-
-
-def warn_about_unknown_sounds(separator: Separator, texts: list[str]) -> None:
-    """Say on stderr which descriptions are far from every sound the model was trained on."""
-    for text in texts:
-        match = separator.nearest_sound(text)
-        if match is not None and not match.known:
-            print(
-                f"lass: warning: {shown(text)!r} is not a sound this model was trained on (nearest: {match.label}, "
-                f"similarity {match.text_similarity:.2f}); expect little separation. The official AudioSep "
-                "model (--official) knows far more sounds.",
-                file=sys.stderr,
-            )
-
-
-def quiet_model_libraries() -> None:
-    """No progress bar or notice from transformers (it draws one for every CLAP model it loads) and
-    the hub; set before transformers is imported, so that it is not imported for this."""
-    from huggingface_hub.utils import disable_progress_bars
-
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    disable_progress_bars()
-
-
-def load_separator(args: argparse.Namespace) -> Separator:
-    from models.fast_path import InferenceOptions
-    from models.separator import Separator, official_checkpoint
-
-    if not args.verbose:
-        quiet_model_libraries()
-    checkpoint = official_checkpoint() if args.official else args.checkpoint
-    options = InferenceOptions(device=args.device, precision=args.precision)
-    return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer, options)
 
 
 def run_stream(args: argparse.Namespace) -> None:

@@ -1,5 +1,5 @@
 """`lass stream` from its command line: the engine's settings from the arguments (or planned for a
-latency), then :mod:`realtime.session` runs it on a file or on sound cards."""
+latency), then :mod:`cli.running` runs it on a file or on sound cards."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import torch
 
 from audio.files import AudioSource, read_audio, resample
 from audio.places import check_output_place
-from cli.main import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
+from cli import running
+from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
 from models.config import ms_to_samples
 from models.queries import Query, excluded_count, parse_query, texts_of
 from models.resunet import FilmOffsets, ResUNet30
-from realtime import session
+from realtime.audio_io import NO_DEVICES, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.presets import find_preset
 from realtime.virtual_mic import VirtualMic, close_client, open_client
@@ -26,11 +27,11 @@ DEFAULT_BLOCK_FRAMES = 512
 def run(args: argparse.Namespace) -> None:
     """`lass stream`: list devices, or build the engine and run it on a file or on sound cards."""
     if args.list_devices:
-        devices = session.list_devices()
+        devices = list_devices()
         for device in devices:
             print(f"{device.index:3d}  {device.name}  [{device.host_api}]  in {device.max_input_channels} / out {device.max_output_channels}")
         if not devices:
-            print(session.NO_DEVICES)
+            print(NO_DEVICES)
         return
     if args.preset is not None:
         preset = find_preset(args.preset)
@@ -55,16 +56,16 @@ def run(args: argparse.Namespace) -> None:
             rate_hz = source.sample_rate_hz
     else:
         rate_hz = args.rate
-        devices = session.find_device(args.input_device, "input"), session.find_device(args.output_device, "output")
+        devices = find_device(args.input_device, "input"), find_device(args.output_device, "output")
     separator = load_separator(args)
     warn_about_unknown_sounds(separator, texts_of(query))
     engine = build_engine(separator.separation_net, separator.condition(query), args, rate_hz, excluded_count(query))
-    print(session.describe_settings(engine), file=sys.stderr)
+    print(running.describe_settings(engine), file=sys.stderr)
     if args.input_file:
-        session.stream_file(engine, args.input_file, args.output_file, args.realtime, args.repair_nonfinite)
+        running.stream_file(engine, args.input_file, args.output_file, args.realtime, args.repair_nonfinite)
         print(f"wrote {args.output_file}")
     else:
-        session.stream_devices(engine, *devices, args.seconds)
+        running.stream_devices(engine, *devices, args.seconds)
 
 
 def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
@@ -87,8 +88,8 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
     except BaseException:
         close_client(client, loopback)
         raise
-    print(session.describe_settings(engine), file=sys.stderr)
-    session.stream_virtual_mic(mic, args.seconds)
+    print(running.describe_settings(engine), file=sys.stderr)
+    running.stream_virtual_mic(mic, args.seconds)
 
 
 def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:

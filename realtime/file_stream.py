@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from audio.files import AudioSink, AudioSource
+from models.errors import NonFiniteOutput
 from realtime.engine import Engine
+from realtime.errors import UnprocessedOutput
+from realtime.fallback import FALLBACK_DESCRIPTIONS
 
 DRAIN_POLL_S = 0.0005
 
@@ -104,3 +110,51 @@ def _wait_for_output(engine: Engine, needed_position: int, fed: int) -> None:
         if engine.input_ring.written == fed and engine.worker_idle():
             return
         time.sleep(DRAIN_POLL_S)
+
+
+@dataclass(frozen=True)
+class StreamedFile:
+    """A file streamed by :func:`stream_file`: the engine of each channel, with its figures."""
+
+    output_path: Path
+    duration_s: float
+    engines: list[Engine]
+
+    def check_processed(self) -> None:
+        """Raise :class:`UnprocessedOutput` if, paced in real time, the worker fell behind and part of
+        the written output is the fallback; say how much."""
+        rate_hz = self.engines[0].settings.device_rate_hz
+        unprocessed_s = max(each.stats.unprocessed_frames for each in self.engines) / rate_hz
+        dropouts = sum(each.stats.dropouts for each in self.engines)
+        if dropouts:
+            raise UnprocessedOutput(
+                f"wrote {self.output_path}, but {min(unprocessed_s, self.duration_s):.2f} s of its {self.duration_s:.2f} s "
+                f"went out unprocessed ({FALLBACK_DESCRIPTIONS[self.engines[0].fallback]}; {dropouts} dropouts): the "
+                "separation could not keep up in real time. Run without --realtime to separate every sample, or choose "
+                "a longer hop or --latency-ms"
+            )
+
+
+def stream_file(engine: Engine, source_path: Path, output_path: Path, realtime: bool, repair_nonfinite: bool = False) -> StreamedFile:
+    """An audio file through ``engine`` (built for the file's rate), block by block into ``output_path``
+    (written atomically: nothing is left if the stream fails). Every channel is kept: each goes
+    through an engine of its own (:meth:`Engine.sibling`), all fed together.
+
+    Raises :class:`NonFiniteOutput` (and writes nothing) if the network gave NaN or infinite
+    samples, as ``lass separate`` does. Paced in ``realtime``, blocks may drop: see
+    :meth:`StreamedFile.check_processed`."""
+    with AudioSource(source_path) as source:
+        source.check_samples(repair_nonfinite)
+        engines = [engine] + [engine.sibling() for _ in range(source.channels - 1)]
+        with AudioSink(output_path, source.sample_rate_hz, source.channels, source.subtype) as sink, ExitStack() as workers:
+            feeds = [EngineFeed(workers.enter_context(running(each)), realtime) for each in engines]
+            for block in source.blocks(repair_nonfinite=repair_nonfinite):
+                sink.write(np.stack([feed.push(channel) for feed, channel in zip(feeds, block)]))
+            sink.write(np.stack([feed.finish() for feed in feeds]))
+            nonfinite = sum(each.stats.nonfinite_samples for each in engines)
+            if nonfinite:
+                raise NonFiniteOutput(
+                    f"the separation of {source_path} gave {nonfinite} NaN or infinite samples: its input or the "
+                    "condition is out of the model's range; nothing was written"
+                )
+        return StreamedFile(Path(output_path), source.frames / source.sample_rate_hz, engines)

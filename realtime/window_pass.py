@@ -23,7 +23,7 @@ import torch
 
 from models.config import HOP_LENGTH, N_FREQ_BINS
 from models.resunet import FilmOffsets, ResUNet30
-from training.metrics import sdr
+from models.metrics import sdr
 
 if TYPE_CHECKING:
     from realtime.streaming import StreamSettings

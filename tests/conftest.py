@@ -15,7 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="session")
 def jack():
     """A JACK server (dummy driver) for the whole session; PortAudio sees it as device 'system'."""
-    from realtime.jack_server import jack_server
+    from testing.jack_server import jack_server
 
     with jack_server():
         yield
@@ -24,7 +24,7 @@ def jack():
 @pytest.fixture(scope="session")
 def pipewire():
     """A private PipeWire server with WirePlumber; yields the environment that reaches it."""
-    from realtime.pipewire_server import pipewire_server
+    from testing.pipewire_server import pipewire_server
 
     with pipewire_server() as env:
         yield env

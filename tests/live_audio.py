@@ -1,4 +1,4 @@
-"""A test client wired to the app's ports on the JACK server of :mod:`realtime.jack_server`."""
+"""A test client wired to the app's ports on the JACK server of :mod:`testing.jack_server`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from realtime.jack_server import PERIOD_FRAMES, RATE_HZ, SERVER_NAME
+from testing.jack_server import PERIOD_FRAMES, RATE_HZ, SERVER_NAME
 
 __all__ = ["PERIOD_FRAMES", "RATE_HZ", "LoopbackTester", "delay_samples"]
 

@@ -20,7 +20,7 @@ from models.minilm import QUERY_KIND, QueryProjection
 from models.resunet import ResUNet30
 from models.separator import Separator
 from tests import fixtures
-from training.metrics import sdr
+from models.metrics import sdr
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 
 from audio.files import read_audio, write_audio
 from cli.main import main
-from training.metrics import sdr
+from models.metrics import sdr
 
 
 def _noise(channels, frames, seed=0):

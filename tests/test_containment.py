@@ -28,7 +28,7 @@ from models.errors import NonFiniteOutput
 from models.separator import Separator
 from realtime.engine import Engine, EngineSettings
 from realtime.presets import Preset, find_preset, load_presets
-from realtime.session import stream_file
+from realtime.file_stream import stream_file
 from tests.doubles import NanNet, SlowEngine
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from realtime.tuning import (
     worker_cycle_times_s,
 )
 from realtime.window_pass import CudaGraphWindowPass, WindowPass
-from training.metrics import sdr
+from models.metrics import sdr
 
 # Timed passes and worker cycles: the captured full model on an H200 (issue #12), the bundled model on
 # 2 cores (with jitter).

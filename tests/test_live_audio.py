@@ -12,7 +12,7 @@ from models.resunet import ResUNet30
 from realtime.audio_io import DuplexStream, find_device
 from realtime.engine import Controls, Engine, EngineSettings
 from training.data import mix_sources
-from training.metrics import si_sdr
+from models.metrics import si_sdr
 from training.sources import SOUND_CLASSES
 from tests.live_audio import PERIOD_FRAMES, RATE_HZ, LoopbackTester, delay_samples
 

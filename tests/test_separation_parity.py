@@ -7,7 +7,7 @@ import torch
 from models.fast_path import InferenceOptions, optimize_for_inference
 from models.stft import magnitude_phase
 from tests import fixtures
-from training.metrics import sdr
+from models.metrics import sdr
 
 TOL = dict(atol=1e-5, rtol=1e-4)
 

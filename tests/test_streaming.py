@@ -15,7 +15,7 @@ from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
 from realtime.window_pass import WindowPass
 from tests.doubles import SlowEngine
-from training.metrics import sdr
+from models.metrics import sdr
 
 
 def _noise(seconds, rate, seed=0):

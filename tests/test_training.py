@@ -16,7 +16,7 @@ from models.minilm import CaptionMemory, MiniLmQueryNet
 from models.resunet import ResUNet30
 from training.caption_memory import TEMPERATURES, leave_one_caption_out_accuracy
 from training.data import CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
-from training.metrics import MAX_DB, sdr, separation_scores, si_sdr
+from models.metrics import MAX_DB, sdr, separation_scores, si_sdr
 from training.sources import PHRASINGS, SOUND_CLASSES
 from training.task import SeparationTask
 from training.train import TrainConfig, train

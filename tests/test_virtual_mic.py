@@ -121,7 +121,7 @@ def test_without_a_server_the_virtual_mic_says_what_to_start(tmp_path, capsys, m
 
 
 def test_on_pipewire_the_virtual_mic_is_an_audio_source_that_pw_record_records(pipewire, tmp_path):
-    from realtime.pipewire_server import node_names
+    from testing.pipewire_server import node_names
 
     env = pipewire
     mix = _example_at_device_rate(tmp_path)

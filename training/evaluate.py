@@ -1,7 +1,7 @@
 """``lass eval``: SDR, SDRi, SI-SDR and SI-SDRi of a model on a generated set, the held-out split of a
 library of real recordings (``--library``, mixed the same way) or a mixture list.
 
-Metrics are defined in :mod:`training.metrics`. The generated set is the held-out split: random
+Metrics are defined in :mod:`models.metrics`. The generated set is the held-out split: random
 streams never used in training, 2-source mixtures at each requested SNR, the same number per class,
 described with the held-out paraphrases (``--captions heldout``) or the training captions (``train``):
 one caption drawn per mixture, or every caption of the class for every mixture (``--all-captions``,
@@ -27,7 +27,7 @@ from audio.files import read_audio, resample
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.separator import Separator
 from training.data import GeneratedSources, LibrarySources, MixConfig, Mixtures, SourcePool
-from training.metrics import separation_scores
+from models.metrics import separation_scores
 
 METRICS = ("sdr", "sdri", "si_sdr", "si_sdri")
 EVAL_SEGMENT_SAMPLES = 2 * MODEL_SAMPLE_RATE_HZ

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from models.resunet import ResUNet30
-from training.metrics import separation_scores
+from models.metrics import separation_scores
 
 
 class SeparationTask(L.LightningModule):

@@ -1,6 +1,7 @@
 """A private PipeWire server (with WirePlumber, on a session bus of its own): a desktop's audio path
 without a desktop, for tests and CI (``.ci/run`` installs pipewire, pipewire-bin, pipewire-jack,
-wireplumber and dbus). Without a sound card it runs on PipeWire's dummy driver.
+wireplumber and dbus); test support, never imported by the runtime. Without a sound card it runs on
+PipeWire's dummy driver.
 
 Everything lives under one runtime folder; the environment that reaches the server (and PipeWire's
 JACK library, through ``pw-jack``) is returned by :func:`pipewire_server` for subprocesses.
@@ -16,6 +17,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from testing.jack_server import stop
 
 START_TIMEOUT_S = 10.0
 NEEDED = ("dbus-daemon", "pipewire", "wireplumber", "pw-cli", "pw-jack", "pw-loopback", "pw-record")
@@ -49,8 +52,7 @@ def pipewire_server() -> Iterator[dict[str, str]]:
             yield env
         finally:
             for process in reversed(processes):
-                process.terminate()
-                process.wait(timeout=10)
+                stop(process)
 
 
 def node_names(env: dict[str, str]) -> list[str]:

@@ -1,6 +1,6 @@
 """A JACK server with the dummy driver: the app's audio path without a sound card.
 
-Tests and benchmarks start it under their own name, so they run the same way on a developer's machine
+Test support, never imported by the runtime. Tests and benchmarks start it under their own name, so they run the same way on a developer's machine
 and in CI (``.ci/run`` installs jackd2 and libportaudio2). PortAudio (sounddevice) and JACK clients
 find it through ``JACK_DEFAULT_SERVER``.
 """
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 SERVER_NAME = "lass-test"
 RATE_HZ = 48_000
 PERIOD_FRAMES = 512
+STOP_TIMEOUT_S = 10.0
 
 
 @contextmanager
@@ -35,15 +36,33 @@ def jack_server(name: str = SERVER_NAME):
         _restart_portaudio()
         yield process
     finally:
-        import sounddevice as sd
+        try:
+            _release_portaudio()  # PortAudio must let go of the server before it stops
+        finally:
+            stop(process)
+            if previous is None:
+                os.environ.pop("JACK_DEFAULT_SERVER", None)
+            else:
+                os.environ["JACK_DEFAULT_SERVER"] = previous
 
-        sd._terminate()  # PortAudio must let go of the server before it stops
-        process.terminate()
-        process.wait(timeout=10)
-        if previous is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = previous
+
+def stop(process: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Stop ``process``: SIGTERM, then SIGKILL if it has not ended within ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _release_portaudio() -> None:
+    """Make PortAudio let go of the server; without the PortAudio library nothing holds it."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        return
+    sd._terminate()
 
 
 def _restart_portaudio() -> None:

@@ -1,0 +1,1 @@
+"""Test support: audio servers that tests and benchmarks start (never imported by the runtime)."""
