@@ -91,6 +91,32 @@ def round_trip_lag_samples(device_rate_hz: int) -> float:
     return to_model + resampler_lag_samples(MODEL_SAMPLE_RATE_HZ, device_rate_hz)
 
 
+@dataclass(frozen=True)
+class LatencyBudget:
+    """An engine's latency ``M`` in device samples, by part (the one place it is computed)."""
+
+    block_samples: int
+    algorithmic_samples: int  # hop + look-ahead + crossfade, and the resamplers' most held-back output
+    compute_margin_samples: int
+
+    @property
+    def total_samples(self) -> int:
+        return self.block_samples + self.algorithmic_samples + self.compute_margin_samples
+
+
+def latency_budget(settings: EngineSettings) -> LatencyBudget:
+    """The latency an engine with ``settings`` has: one block, the algorithmic latency with the
+    resamplers' delay, and the compute margin (one hop unless the settings give it)."""
+    rate = settings.device_rate_hz
+    to_device = rate / MODEL_SAMPLE_RATE_HZ
+    stream, margin_ms = settings.stream, settings.compute_margin_ms
+    return LatencyBudget(
+        settings.block_frames,
+        math.ceil(stream.latency_samples * to_device + round_trip_lag_samples(rate)),
+        math.ceil(stream.hop_samples * to_device if margin_ms is None else margin_ms * rate / 1000),
+    )
+
+
 class Engine:
     """Duplex processing of one mono channel; ``process_block`` is the body of the audio callback."""
 
@@ -108,12 +134,11 @@ class Engine:
         self.separator.set_condition(film, excluded)
         self.separator.warm_up()  # before any audio: the first hop must not pay one-off set-up
         rate = settings.device_rate_hz
-        to_device = rate / MODEL_SAMPLE_RATE_HZ
         stream = settings.stream
-        self.algorithmic_latency_samples = math.ceil(stream.latency_samples * to_device + round_trip_lag_samples(rate))
-        margin_ms = settings.compute_margin_ms
-        self.compute_margin_samples = math.ceil(stream.hop_samples * to_device if margin_ms is None else margin_ms * rate / 1000)
-        self.latency_samples = settings.block_frames + self.algorithmic_latency_samples + self.compute_margin_samples
+        budget = latency_budget(settings)
+        self.algorithmic_latency_samples = budget.algorithmic_samples
+        self.compute_margin_samples = budget.compute_margin_samples
+        self.latency_samples = budget.total_samples
         capacity = 1 << math.ceil(math.log2(8 * self.latency_samples + 4 * settings.block_frames + rate))
         self.input_ring = SampleRing(capacity)
         self.output_ring = SampleRing(capacity)

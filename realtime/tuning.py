@@ -11,7 +11,7 @@ import torch
 
 from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
-from realtime.engine import Engine, EngineSettings, round_trip_lag_samples
+from realtime.engine import Engine, EngineSettings, latency_budget
 from realtime.streaming import StreamSettings
 from realtime.window_pass import window_pass
 
@@ -114,18 +114,22 @@ def settings_for_latency(target_ms: float, hop_samples: int, cycle_times_s: np.n
     the look-ahead decides the quality and the hop hardly matters (issue #18's table).
     Raises ``ValueError`` naming the lowest latency this device reaches.
     """
-    hop = hop_samples
-    to_device = device_rate_hz / MODEL_SAMPLE_RATE_HZ
-    block = latency_block_frames(hop, device_rate_hz)
+    block = latency_block_frames(hop_samples, device_rate_hz)
     margin_ms = 1000 * MARGIN_HEADROOM * float(cycle_times_s.max())
-    fixed = block + margin_ms * device_rate_hz / 1000 + round_trip_lag_samples(device_rate_hz) + 2 * hop * to_device
-    # One device sample spare for the engine's rounding up.
-    lookahead = math.floor((target_ms * device_rate_hz / 1000 - fixed - 1) / to_device)
-    if lookahead < 0:
-        lowest_ms = 1000 * (fixed + 1) / device_rate_hz
+    with_lookahead = lambda lookahead: EngineSettings(
+        device_rate_hz=device_rate_hz, block_frames=block, stream=settings_for_hop(hop_samples, lookahead), compute_margin_ms=margin_ms
+    )
+    target = target_ms * device_rate_hz / 1000
+    lowest = latency_budget(with_lookahead(0)).total_samples
+    if lowest > target:
         raise ValueError(
-            f"a latency of {target_ms:g} ms is below what this device reaches: at least {math.ceil(lowest_ms)} ms "
-            f"(hop {samples_to_ms(hop):g} ms, block {block}, compute margin {margin_ms:.0f} ms at {device_rate_hz} Hz)"
+            f"a latency of {target_ms:g} ms is below what this device reaches: at least {math.ceil(1000 * lowest / device_rate_hz)} ms "
+            f"(hop {samples_to_ms(hop_samples):g} ms, block {block}, compute margin {margin_ms:.0f} ms at {device_rate_hz} Hz)"
         )
-    stream = settings_for_hop(hop, lookahead)
-    return EngineSettings(device_rate_hz=device_rate_hz, block_frames=block, stream=stream, compute_margin_ms=margin_ms)
+    fits = lambda lookahead: latency_budget(with_lookahead(lookahead)).total_samples <= target
+    lookahead = math.floor((target - lowest) * MODEL_SAMPLE_RATE_HZ / device_rate_hz)  # within a sample or two
+    while not fits(lookahead):  # the engine rounds each part up
+        lookahead -= 1
+    while fits(lookahead + 1):
+        lookahead += 1
+    return with_lookahead(lookahead)

@@ -1,6 +1,8 @@
 """A latency the user asks for: settings planned from timings of the model, never above the target,
 and a clear error below what the device reaches. The CUDA graph pass where a GPU is present."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ import torch
 from cli.main import main
 from models.config import MODEL_SAMPLE_RATE_HZ, SeparationConfig
 from models.resunet import ResUNet30
-from realtime.engine import Engine, EngineSettings
+from realtime.engine import Engine, EngineSettings, latency_budget
 from realtime.streaming import StreamingSeparator
 from realtime.tuning import (
     HEADROOM,
@@ -53,7 +55,9 @@ def test_planned_latency_is_at_most_the_target(tiny_net, target_ms, times_s, rat
     assert hop >= HEADROOM * pass_times_s.min() * MODEL_SAMPLE_RATE_HZ  # the device keeps up
     settings = settings_for_latency(target_ms, hop, cycle_times_s, rate_hz)
     engine = Engine(tiny_net, _film(tiny_net), settings)
-    assert engine.latency_ms <= target_ms
+    assert engine.latency_ms <= target_ms and engine.latency_samples == latency_budget(settings).total_samples
+    one_more = replace(settings, stream=settings_for_hop(hop, settings.stream.lookahead_samples + 1))
+    assert latency_budget(one_more).total_samples > target_ms * rate_hz / 1000  # the planner leaves nothing unused
     stream = settings.stream
     assert stream.hop_samples == hop and stream.crossfade_samples == hop
     assert settings.compute_margin_ms == pytest.approx(1000 * MARGIN_HEADROOM * cycle_times_s.max())
