@@ -24,7 +24,7 @@ from cli.loading import check_embeddings, clear_stale_parts, load_separator, war
 from models.config import MODES
 from models.errors import ModelLoadingError, NonFiniteOutput
 from models.queries import CONDITION_SUFFIX, check_texts, describe, parse_query, texts_of
-from realtime.errors import EngineFailure, UnprocessedOutput, VirtualMicError
+from realtime.errors import AudioDeviceError, EngineFailure, UnprocessedOutput, VirtualMicError
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always", AudioFileWarning)
             warnings.showwarning = show_warning
             code = handler[args.command](args)
-    except (ModelLoadingError, AudioFileError, OutputPlaceError, ValueError, VirtualMicError) as error:
+    except (ModelLoadingError, AudioFileError, OutputPlaceError, ValueError, VirtualMicError, AudioDeviceError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except EngineFailure as error:

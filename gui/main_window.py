@@ -24,6 +24,7 @@ from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, 
 from models.queries import QuerySet, describe, parse_query
 from models.separator import Separator, official_checkpoint
 from realtime.audio_io import NO_DEVICES, list_devices
+from realtime.errors import AudioDeviceError
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
 from realtime.presets import Preset, find_preset, load_presets, save_preset
 from realtime.stats import measured_text
@@ -73,8 +74,11 @@ class MainWindow(QMainWindow):
     def _build_io_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.input_device, self.output_device, self.rate = QComboBox(), QComboBox(), QComboBox()
-        devices = list_devices()
-        self.no_devices = not devices  # said in the warning line once the window is built
+        try:
+            devices = list_devices()
+            self.device_problem = None if devices else NO_DEVICES  # said in the warning line once the window is built
+        except AudioDeviceError as error:  # no PortAudio: the window opens, says what to install, and plays nothing
+            devices, self.device_problem = [], str(error)
         for device in devices:
             label = f"{device.index}: {device.name} ({device.default_rate_hz:.0f} Hz)"
             if device.max_input_channels:
@@ -288,8 +292,8 @@ class MainWindow(QMainWindow):
             self.status.setText(f"could not start: {status['start_error']}")
             QMessageBox.critical(self, "Cannot start audio", f"{status['start_error']}\n\nPick other devices or another sample rate.")
         elif phase == "stopped":
-            self.status.setText("no audio devices" if self.no_devices else "stopped")
-            self.warning.setText(NO_DEVICES if self.no_devices else "")
+            self.status.setText("no audio devices" if self.device_problem else "stopped")
+            self.warning.setText(self.device_problem or "")
             self.input_meter.reset()
             self.output_meter.reset()
 

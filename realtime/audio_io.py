@@ -8,10 +8,12 @@ flags (xruns) and PortAudio's timestamps (the measured input-to-output latency).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
 from realtime.engine import Engine
+from realtime.errors import AudioDeviceError
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,24 @@ class Device:
     default_rate_hz: float
 
 
-def list_devices() -> list[Device]:
-    import sounddevice as sd
+NO_PORTAUDIO = (
+    "the PortAudio library is not installed, so no sound card can be opened: install it (Debian and Ubuntu: "
+    "sudo apt-get install libportaudio2; Fedora: sudo dnf install portaudio; macOS: brew install portaudio). "
+    "Files need no sound card: lass separate, or lass stream --input-file ... --output-file ..."
+)
 
+
+def portaudio() -> ModuleType:
+    """sounddevice; :class:`AudioDeviceError` saying what to install when the PortAudio library is missing."""
+    try:
+        import sounddevice
+    except OSError as error:  # sounddevice loads PortAudio when it is imported
+        raise AudioDeviceError(f"{NO_PORTAUDIO} ({error})") from None
+    return sounddevice
+
+
+def list_devices() -> list[Device]:
+    sd = portaudio()
     apis = sd.query_hostapis()
     return [
         Device(i, d["name"], apis[d["hostapi"]]["name"], d["max_input_channels"], d["max_output_channels"], d["default_samplerate"])
@@ -43,7 +60,7 @@ NO_DEVICES = (
 def find_device(name_or_index: str | int | None, kind: str) -> int | None:
     """A device index by index or (part of its) name; ``None`` for the system default. Raises
     ``ValueError`` saying what exists, and what to start when nothing does."""
-    import sounddevice as sd
+    sd = portaudio()
 
     devices = list_devices()
     if not devices:
@@ -98,8 +115,7 @@ class DuplexStream(_EngineStream):
 
     def __init__(self, engine: Engine, input_device: int | None = None, output_device: int | None = None,
                  channels: tuple[int, int] = (1, 2)) -> None:
-        import sounddevice as sd
-
+        sd = portaudio()
         settings = engine.settings
         self.engine = engine
         frames = settings.block_frames
@@ -133,8 +149,7 @@ class FileInputStream(_EngineStream):
     takes the next block of the file as the engine's input. Paced by the sound card."""
 
     def __init__(self, engine: Engine, samples: np.ndarray, output_device: int | None = None, channels: int = 2) -> None:
-        import sounddevice as sd
-
+        sd = portaudio()
         self.engine = engine
         self.samples = samples.astype(np.float32)
         self.position = 0

@@ -12,3 +12,7 @@ class VirtualMicError(RuntimeError):
 class UnprocessedOutput(RuntimeError):
     """A file streamed in real time was written, but parts of it went out unprocessed (the worker fell
     behind): the message says how much, and how to get a whole separation."""
+
+
+class AudioDeviceError(RuntimeError):
+    """No sound card can be opened (the PortAudio library is missing): the message says what to install."""

@@ -11,6 +11,7 @@ from audio.files import read_audio, resample
 from models.clap import ClapQueryNet, load_roberta_tokenizer
 from models.separator import Separator, default_checkpoint
 from realtime.live_session import LiveSession
+from testing.no_portaudio import can_hide_portaudio, without_portaudio
 from tests.live_audio import RATE_HZ, LoopbackTester
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -361,33 +362,54 @@ def test_level_meter_holds_its_peak_and_lights_on_clipping(qtbot):
     assert meter.reading.text() == "-inf dBFS" and meter.bar.value() == -60
 
 
-def test_with_no_audio_server_the_app_says_what_to_start(tmp_path):
-    """No server to reach (and no sound card): the window says so, and Start fails with the same words."""
-    import os
+NO_AUDIO_PROBE = (
+    "import sys\n"
+    "from PyQt6.QtCore import QSettings\n"
+    "from PyQt6.QtWidgets import QApplication\n"
+    "from gui.main_window import MainWindow\n"
+    "from models.separator import Separator, default_checkpoint\n"
+    "from realtime.live_session import LiveSession\n"
+    "app = QApplication(sys.argv[:1])\n"
+    "window = MainWindow(LiveSession(Separator.from_checkpoint(default_checkpoint()), 'bundled'),"
+    " QSettings(sys.argv[1], QSettings.Format.IniFormat))\n"
+    "window.refresh()\n"
+    "print(window.status.text())\n"
+    "print(window.warning.text())\n"
+    "window.hop.setCurrentIndex(window.hop.findData(400))\n"
+    "window.toggle_running()\n"
+    "window.session.stop()\n"
+    "print(window.session.phase, window.session.start_error)\n"
+)
+
+
+def _probe_window(tmp_path, env, wrap=lambda command: command):
+    """The app's window in a process of its own: its status and warning lines, then Start's result."""
     import subprocess
     import sys
 
-    probe = (
-        "import sys\n"
-        "from PyQt6.QtCore import QSettings\n"
-        "from PyQt6.QtWidgets import QApplication\n"
-        "from gui.main_window import MainWindow\n"
-        "from models.separator import Separator, default_checkpoint\n"
-        "from realtime.live_session import LiveSession\n"
-        "app = QApplication(sys.argv[:1])\n"
-        "window = MainWindow(LiveSession(Separator.from_checkpoint(default_checkpoint()), 'bundled'),"
-        " QSettings(sys.argv[1], QSettings.Format.IniFormat))\n"
-        "window.refresh()\n"
-        "print(window.status.text())\n"
-        "print(window.warning.text())\n"
-        "window.hop.setCurrentIndex(window.hop.findData(400))\n"
-        "window.toggle_running()\n"
-        "window.session.stop()\n"
-        "print(window.session.phase, window.session.start_error)\n"
-    )
-    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "JACK_DEFAULT_SERVER": "no-such-server", "JACK_NO_START_SERVER": "1"}
-    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "s.ini")], capture_output=True, text=True, env=env, timeout=120)
+    command = wrap([sys.executable, "-c", NO_AUDIO_PROBE, str(tmp_path / "s.ini")])
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "no audio devices", result.stderr[-2000:]
+    assert len(lines) == 3, result.stderr[-2000:]
+    return lines
+
+
+def test_with_no_audio_server_the_app_says_what_to_start(tmp_path):
+    """No server to reach (and no sound card): the window says so, and Start fails with the same words."""
+    import os
+
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "JACK_DEFAULT_SERVER": "no-such-server", "JACK_NO_START_SERVER": "1"}
+    lines = _probe_window(tmp_path, env)
+    assert lines[0] == "no audio devices"
     assert lines[1].startswith("no audio devices: is an audio server running? Start PipeWire, PulseAudio or JACK")
     assert lines[2].startswith("failed no audio devices: is an audio server running?")
+
+
+@pytest.mark.skipif(not can_hide_portaudio(), reason="hiding the PortAudio library needs root and unshare")
+def test_without_portaudio_the_app_opens_and_says_what_to_install(tmp_path):
+    import os
+
+    lines = _probe_window(tmp_path, os.environ | {"QT_QPA_PLATFORM": "offscreen"}, without_portaudio)
+    assert lines[0] == "no audio devices"
+    assert lines[1].startswith("the PortAudio library is not installed") and "apt-get install libportaudio2" in lines[1]
+    assert lines[2].startswith("failed the PortAudio library is not installed")
