@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes.util
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -29,6 +30,12 @@ XCB_PACKAGES = {
     "libxkbcommon-x11.so.0": ("libxkbcommon-x11-0", "libxkbcommon-x11", "libxkbcommon-x11"),
 }
 INSTALLERS = ("sudo apt install", "sudo dnf install", "sudo pacman -S")
+GUI_PACKAGES = ("PyQt6", "pyqtgraph")  # the [gui] extra
+
+
+def missing_gui_packages() -> list[str]:
+    """The Python packages of the app that are not installed (found without importing them)."""
+    return [name for name in GUI_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def missing_window_libraries() -> list[str]:
@@ -101,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, help="model to start with (default: the bundled model)")
     args = parser.parse_args(argv)
 
+    if missing := missing_gui_packages():
+        print(
+            f"lass-gui: error: the app needs {' and '.join(missing)}, which are not installed: "
+            "pip install 'lass-live[gui]' (from a checkout: pip install -e '.[gui]'). "
+            "The lass command works without them.",
+            file=sys.stderr,
+        )
+        return 2
     if _opens_x11_windows() and (missing := missing_window_libraries()):
         print(f"lass-gui: error: {window_libraries_advice(missing)}", file=sys.stderr)
         return 2

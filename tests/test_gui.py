@@ -325,6 +325,23 @@ def test_example_clip_with_a_text_only_model_says_what_to_do(window, qtbot, monk
     assert window.session.engine.stats.callbacks > callbacks
 
 
+def test_without_the_gui_extra_the_app_says_what_to_install():
+    """Run as if PyQt6 and pyqtgraph were not installed: the interpreter's site-packages are left out."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "sys.path = [p for p in sys.path if 'site-packages' not in p]\n"
+        "from gui.app import main\n"
+        "sys.exit(main([]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("lass-gui: error: the app needs PyQt6 and pyqtgraph") and "Traceback" not in done.stderr
+    assert "pip install 'lass-live[gui]'" in done.stderr
+
+
 def test_missing_window_libraries_are_named_with_what_to_install():
     from gui.app import unresolved_libraries, window_libraries_advice
 
