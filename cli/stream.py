@@ -14,7 +14,7 @@ from cli.loading import check_embeddings, clear_stale_parts, load_separator, war
 from models.config import ms_to_samples
 from models.queries import Query, excluded_count, parse_query, texts_of
 from models.resunet import FilmOffsets, ResUNet30
-from realtime.audio_io import NO_DEVICES, find_device, list_devices
+from realtime.audio_io import NO_DEVICES, check_rate, find_device, list_devices
 from realtime.engine import Controls, Engine, EngineSettings
 from realtime.presets import find_preset
 from realtime.virtual_mic import VirtualMic, close_client, open_client
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> None:
     else:
         rate_hz = args.rate
         devices = find_device(args.input_device, "input"), find_device(args.output_device, "output")
+        check_rate(*devices, rate_hz)
     separator = load_separator(args)
     warn_about_unknown_sounds(separator, texts_of(query))
     engine = build_engine(separator.separation_net, separator.condition(query), args, rate_hz, excluded_count(query))

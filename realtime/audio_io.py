@@ -84,6 +84,21 @@ def find_device(name_or_index: str | int | None, kind: str) -> int | None:
     raise ValueError(f"no {kind} device matches {name_or_index!r}; {kind} devices: {names}")
 
 
+def check_rate(input_device: int | None, output_device: int | None, rate_hz: int, channels: tuple[int, int] = (1, 2)) -> None:
+    """Raise ``ValueError`` before any work if the devices do not open at ``rate_hz``, naming the rate
+    they do open at (an audio server runs at one rate)."""
+    sd = portaudio()
+    for kind, device, count, check in (("input", input_device, channels[0], sd.check_input_settings),
+                                       ("output", output_device, channels[1], sd.check_output_settings)):
+        try:
+            check(device=device, samplerate=rate_hz, channels=count, dtype="float32")
+        except sd.PortAudioError as error:
+            own_hz = sd.query_devices(device, kind=kind)["default_samplerate"]
+            raise ValueError(
+                f"the {kind} device does not open at {rate_hz} Hz ({error}); its own rate is {own_hz:.0f} Hz: choose that rate"
+            ) from None
+
+
 class _EngineStream:
     """A PortAudio stream driving an engine; ``start``/``stop`` also start/stop the engine's worker."""
 

@@ -1,5 +1,6 @@
 """Through a real audio server (JACK, dummy driver): the measured delay of the bypass path equals the
-latency the engine reports, within one block; the bundled model separates a live speech + beeps mix."""
+latency the engine reports, within one block; the bundled model separates a live speech + beeps mix;
+a rate the server does not run at is refused before the model loads."""
 
 import numpy as np
 import pytest
@@ -81,3 +82,15 @@ def test_bundled_model_separates_speech_from_beeps_live(server):
     offline_gain_db = si_sdr(target[skip:], offline[skip:]) - unprocessed_db
     # the live path separates as the model does offline (the model's quality is lass eval's business)
     assert streamed_gain_db > 1.5 and streamed_gain_db > offline_gain_db - 1.5, (streamed_gain_db, offline_gain_db)
+
+
+def test_a_rate_the_server_does_not_run_at_is_refused_before_the_model_loads(server, tmp_path, capsys):
+    from cli.main import main
+
+    missing_model = tmp_path / "no-such-model.safetensors"  # reached only if the rate check passed
+    args = ["stream", "-q", "speech", "--input-device", "system", "--output-device", "system", "--checkpoint", str(missing_model)]
+    assert main([*args, "--rate", "44100"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "does not open at 44100 Hz" in error and f"its own rate is {RATE_HZ} Hz" in error
+    assert main([*args, "--rate", str(RATE_HZ)]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err  # the rate passed; the model was next
