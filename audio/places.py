@@ -52,7 +52,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         tmp.replace(path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
-        raise OutputPlaceError(f"cannot write {path}: {error.strerror}{_free_space_note(path.parent)}") from None
+        raise write_failure(path, error) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
