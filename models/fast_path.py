@@ -28,6 +28,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from models.lowlatency import LowLatencyNet
+from models.networks import SeparationNet
 from models.resunet import ConvBlockRes, ResUNet30
 
 Precision = Literal["auto", "float32", "bfloat16", "float16"]
@@ -84,13 +86,15 @@ def fold_batchnorm(net: ResUNet30) -> ResUNet30:
     return folded
 
 
-def optimize_for_inference(net: ResUNet30, options: InferenceOptions = InferenceOptions()) -> ResUNet30:
+def optimize_for_inference(net: SeparationNet, options: InferenceOptions = InferenceOptions()) -> SeparationNet:
     """The fast path for ``net``: a new module (``net`` is left as it was), frozen, on its device.
 
     Call ``film = fast.film(condition)`` once per query and ``fast.separate(x, film)``
     per block; the result matches ``net`` to the tolerance of the chosen precision.
     """
     device, dtype = resolve(options)
+    if isinstance(net, LowLatencyNet):  # no batch norm, few weights: frozen on its device in float32
+        return copy.deepcopy(net).eval().requires_grad_(False).to(device)
     fast = fold_batchnorm(net) if options.fold_batchnorm else copy.deepcopy(net).eval()
     fast.requires_grad_(False).to(device)
     if options.channels_last:

@@ -38,6 +38,8 @@ from models.minilm import CaptionMemory, MiniLmQueryNet, QueryProjection
 
 if TYPE_CHECKING:  # transformers is imported only when a CLAP model is loaded
     from models.clap import ClapQueryNet
+from models.lowlatency import LowLatencyConfig, LowLatencyNet
+from models.networks import SeparationNet
 from models.resunet import ResUNet30
 
 BUNDLE_FORMAT = "lass-bundle-1"
@@ -55,11 +57,13 @@ def bundle_metadata(path: Path) -> dict[str, str] | None:
     return metadata if metadata.get("format") == BUNDLE_FORMAT else None
 
 
-def save_bundle(path: Path, net: ResUNet30, query_state: StateDict, query_kind: str, **extra: str) -> None:
-    """Write a separation net and its query net's weights as one safetensors bundle."""
+def save_bundle(path: Path, net: SeparationNet, query_state: StateDict, query_kind: str, **extra: str) -> None:
+    """Write a separation net and its query net's weights as one safetensors bundle; its metadata
+    records the architecture and shape."""
     tensors = {SEPARATION_PREFIX + k: v.contiguous() for k, v in net.state_dict().items()}
     tensors |= {BUNDLE_QUERY_PREFIX + k: v.contiguous() for k, v in query_state.items()}
-    metadata = {"format": BUNDLE_FORMAT, "separation": json.dumps({"width": net.config.width}), "query_net": query_kind}
+    shape = {"width": net.config.width} if isinstance(net, ResUNet30) else net.config.metadata()
+    metadata = {"format": BUNDLE_FORMAT, "architecture": net.architecture, "separation": json.dumps(shape), "query_net": query_kind}
     tmp = temporary_beside(Path(path))
     try:
         save_file(tensors, str(tmp), metadata=metadata | extra)
@@ -70,30 +74,51 @@ def save_bundle(path: Path, net: ResUNet30, query_state: StateDict, query_kind: 
         raise
 
 
-def load_separation_net(checkpoint: Path, state: StateDict | None = None) -> ResUNet30:
-    """SeparationNet from an official checkpoint, a plain state dict, or a bundle; eval mode."""
+def load_separation_net(checkpoint: Path, state: StateDict | None = None) -> SeparationNet:
+    """SeparationNet from an official checkpoint, a plain state dict, or a bundle (either
+    architecture); eval mode."""
     state = read_state_dict(checkpoint) if state is None else state
-    config = separation_config(checkpoint, bundle_metadata(checkpoint))
+    metadata = bundle_metadata(checkpoint)
+    architecture = (metadata or {}).get("architecture", ResUNet30.architecture)
+    if architecture == LowLatencyNet.architecture:
+        try:
+            config: SeparationConfig | LowLatencyConfig = LowLatencyConfig(**_shape_settings(checkpoint, metadata, LowLatencyConfig))
+        except ValueError as error:
+            raise ModelLoadingError(f"{checkpoint}: the bundle's metadata describes no usable network ({error}); export it again") from None
+        build = LowLatencyNet
+    elif architecture == ResUNet30.architecture:
+        config = separation_config(checkpoint, metadata)
+        build = ResUNet30
+    else:
+        raise ModelLoadingError(
+            f"{checkpoint}: unknown architecture {architecture!r} in the bundle's metadata (known: resunet, lowlatency); "
+            "it was written by another version of lass-live: update lass-live"
+        )
     separation = separation_state_from_official(state)
     if not separation:
         raise ModelLoadingError(f"{checkpoint} holds no separation weights (no '{SEPARATION_PREFIX}' keys)")
     with torch.device("meta"):  # the shapes the metadata implies, checked before anything is allocated
-        check_fits(ResUNet30(config), separation, f"{checkpoint} (its metadata: {config})")
-    net = ResUNet30(config)
+        check_fits(build(config), separation, f"{checkpoint} (its metadata: {config})")
+    net = build(config)
     load_into(net, separation, checkpoint)
     return net.eval()
 
 
 def separation_config(checkpoint: Path, metadata: dict[str, str] | None) -> SeparationConfig:
-    """The network shape a bundle's metadata records (the official shape for other files). Unknown
+    """The ResUNet shape a bundle's metadata records (the official shape for other files). Unknown
     settings and values that are not positive numbers are refused, naming the file."""
     if metadata is None:
         return SeparationConfig()
+    return SeparationConfig(**_shape_settings(checkpoint, metadata, SeparationConfig))
+
+
+def _shape_settings(checkpoint: Path, metadata: dict[str, str], shape: type) -> dict[str, int | float]:
+    """The settings of the dataclass ``shape`` that the bundle's 'separation' metadata records."""
     try:
         values = json.loads(metadata.get("separation", "{}"))
     except json.JSONDecodeError as error:
         raise ModelLoadingError(f"{checkpoint}: the bundle's 'separation' metadata is not JSON ({error}); export it again") from None
-    known = {field.name for field in fields(SeparationConfig)}
+    known = {field.name for field in fields(shape)}
     unknown = sorted(set(values) - known) if isinstance(values, dict) else ["(not a mapping)"]
     if unknown:
         raise ModelLoadingError(
@@ -101,11 +126,12 @@ def separation_config(checkpoint: Path, metadata: dict[str, str] | None) -> Sepa
             "it was written by another version of lass-live: update lass-live, or export the bundle again"
         )
     for name, value in values.items():
-        whole = name != "width"
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or not value > 0:
-            kind = "a positive whole number" if whole else "a positive number"
+        whole, may_be_zero = name != "width", name == "lookahead_frames"
+        number = not isinstance(value, bool) and isinstance(value, int if whole else (int, float))
+        if not number or not (value >= 0 if may_be_zero else value > 0):
+            kind = "a whole number, 0 or more" if may_be_zero else "a positive whole number" if whole else "a positive number"
             raise ModelLoadingError(f"{checkpoint}: the bundle's metadata sets {name} to {value!r}; it must be {kind}")
-    return SeparationConfig(**values)
+    return values
 
 
 def load_clap_query_net(

@@ -178,6 +178,8 @@ def apply_masks(
 class ResUNet30(nn.Module):
     """Text-queried separation network: mixture waveform + 512-d condition -> target waveform."""
 
+    architecture = "resunet"
+
     def __init__(self, config: SeparationConfig = SeparationConfig()) -> None:
         super().__init__()
         self.config = config

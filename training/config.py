@@ -13,6 +13,7 @@ from models.config import UNPADDED_SEGMENT_SAMPLES
 
 DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 DEFAULT_SNRS_DB = (-5.0, 0.0, 5.0)
+ARCHITECTURES = ("resunet", "lowlatency")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     warmup_steps: int = 200
     width: float = 0.25
+    architecture: str = "resunet"  # or "lowlatency": models.lowlatency, made for streaming
     seed: int = 0
     data: Path | None = None
     captions: Path | None = None
@@ -49,6 +51,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
     parser.add_argument("--width", type=float, default=TrainConfig.width, help="ResUNet30 width (1.0 = official)")
+    parser.add_argument(
+        "--architecture", choices=ARCHITECTURES, default=TrainConfig.architecture,
+        help="resunet: the AudioSep ResUNet30 (best quality, streamed in overlapping windows); "
+        "lowlatency: the streaming-native network (causal frames, 16 ms algorithmic latency)",
+    )
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
     parser.add_argument("--captions", type=Path, help="captions CSV (file,caption) or JSON for --data")
@@ -75,7 +82,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         out_dir=args.out, steps=args.steps, batch_size=args.batch_size, segment_samples=args.segment_samples,
-        learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, seed=args.seed, data=args.data,
+        learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, architecture=args.architecture, seed=args.seed, data=args.data,
         captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,

@@ -1,4 +1,4 @@
-"""The training task: a SeparationNet and the trainable head of a QueryNet, L1 waveform loss.
+"""The training task: a separation net (ResUNet30 or the low-latency network) and the trainable head of a QueryNet, L1 waveform loss.
 
 The frozen part of the query network (MiniLM or CLAP) runs once per distinct caption and is cached;
 only the separation net and the query head (the MiniLM projection; nothing for CLAP) are optimised.
@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.resunet import ResUNet30
+from models.networks import SeparationNet
 from models.metrics import separation_scores
 
 
 class SeparationTask(L.LightningModule):
     def __init__(
         self,
-        net: ResUNet30,
+        net: SeparationNet,
         query_net: nn.Module,
         learning_rate: float = 1e-3,
         warmup_steps: int = 200,

@@ -21,8 +21,11 @@ from torch.utils.data import DataLoader
 from models.checkpoint import load_pickled
 from models.config import SeparationConfig
 from models.errors import ModelLoadingError
+from models.networks import SeparationNet
 from models.loading import caption_labels, load_query_net, load_separation_net, save_bundle
 from models.minilm import MiniLmQueryNet
+from models.lowlatency import ARCHITECTURE as LOWLATENCY
+from models.lowlatency import LowLatencyNet
 from models.resunet import ResUNet30
 from training.caption_memory import build_memory
 from training.config import TrainConfig
@@ -42,10 +45,19 @@ BUNDLE_NAME = "model.safetensors"
 TRAIN_PHRASING_PROBABILITY = 0.5
 
 
-def build_models(config: TrainConfig) -> tuple[ResUNet30, torch.nn.Module]:
-    """From ``init_checkpoint`` (its own query net) or fresh at ``width`` with the MiniLM query net."""
+def build_models(config: TrainConfig) -> tuple[SeparationNet, torch.nn.Module]:
+    """From ``init_checkpoint`` (its own query net), or fresh with the MiniLM query net: a ResUNet30 at
+    ``width`` or the low-latency network, as ``architecture`` says."""
     if config.init_checkpoint is not None:
-        return load_separation_net(config.init_checkpoint).train(), load_query_net(config.init_checkpoint)
+        net = load_separation_net(config.init_checkpoint)
+        if net.architecture != config.architecture:
+            raise ValueError(
+                f"{config.init_checkpoint} holds a {net.architecture} network, not {config.architecture}: "
+                f"pass --architecture {net.architecture}, or another --init-checkpoint"
+            )
+        return net.train(), load_query_net(config.init_checkpoint)
+    if config.architecture == LOWLATENCY:
+        return LowLatencyNet(), MiniLmQueryNet()
     net = ResUNet30(SeparationConfig(width=config.width))
     net.init_identity_phase()
     return net, MiniLmQueryNet()
@@ -98,7 +110,7 @@ class ExportBundle(L.Callback):
         if trainer.is_global_zero:
             self.export(task.net, trainer.global_step)
 
-    def export(self, net: ResUNet30, step: int) -> None:
+    def export(self, net: SeparationNet, step: int) -> None:
         state, extra = self.query_net.bundle_state(), {"steps": str(step)}
         if isinstance(self.query_net, MiniLmQueryNet) and self.texts:
             if self._features is None:
