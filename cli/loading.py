@@ -56,10 +56,10 @@ def quiet_model_libraries() -> None:
 
 def load_separator(args: argparse.Namespace) -> Separator:
     from models.fast_path import InferenceOptions
-    from models.separator import Separator, official_checkpoint
+    from models.separator import Separator, lowlatency_checkpoint, official_checkpoint
 
     if not args.verbose:
         quiet_model_libraries()
-    checkpoint = official_checkpoint() if args.official else args.checkpoint
+    checkpoint = official_checkpoint() if args.official else lowlatency_checkpoint() if args.low_latency else args.checkpoint
     options = InferenceOptions(device=args.device, precision=args.precision)
     return Separator.from_checkpoint(checkpoint, args.clap_checkpoint, args.tokenizer, options)

@@ -44,6 +44,10 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--checkpoint", type=Path, help="AudioSep .ckpt, state-dict .pt or our .safetensors bundle")
     choice.add_argument("--official", action="store_true", help="official AudioSep weights (HF cache or download)")
+    choice.add_argument(
+        "--low-latency", action="store_true",
+        help="the bundled low-latency model: streaming-native, 16 ms algorithmic latency, lower quality than the default",
+    )
     parser.add_argument("--clap-checkpoint", type=Path, help="laion-clap .pt, if the checkpoint has no query encoder")
     parser.add_argument("--tokenizer", type=Path, help="folder with the roberta-base tokenizer files")
     parser.add_argument("--device", default="auto", help="torch device for the separation model: auto, cpu, cuda")
@@ -111,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument(
         "--latency-ms", type=float,
         help="latency to aim for: hop, look-ahead, crossfade, block and compute margin are chosen for it from "
-        "timings of the model on this device (instead of --hop-ms/--lookahead-ms/--window-ms/--block)",
+        "timings of the model on this device (instead of --hop-ms/--lookahead-ms/--window-ms/--block); below what "
+        "the default model reaches, the bundled low-latency model is taken",
     )
     stream.add_argument("--hop-ms", type=float, help="hop (default: measured on this machine)")
     stream.add_argument("--lookahead-ms", type=float, help="look-ahead (default: one hop)")

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from models.config import samples_to_ms
+from models.config import MODEL_SAMPLE_RATE_HZ
 from realtime import file_stream
 from realtime.audio_io import DuplexStream
 from realtime.engine import Engine
@@ -22,10 +22,10 @@ def describe_settings(engine: Engine) -> str:
     """E.g. ``latency 60 ms: hop 10 ms, look-ahead 20 ms, crossfade 10 ms, block 256, compute margin 3 ms``."""
     s, stream = engine.settings, engine.settings.stream
     margin_ms = 1000 * engine.compute_margin_samples / s.device_rate_hz
+    resamplers = ", low-delay resamplers" if s.low_delay_resampling and s.device_rate_hz != MODEL_SAMPLE_RATE_HZ else ""
     return (
-        f"latency {engine.latency_ms:.0f} ms: hop {samples_to_ms(stream.hop_samples):g} ms, "
-        f"look-ahead {samples_to_ms(stream.lookahead_samples):.1f} ms, crossfade {samples_to_ms(stream.crossfade_samples):g} ms, "
-        f"block {s.block_frames}, compute margin {margin_ms:.1f} ms (algorithmic {stream.latency_ms:.0f} ms)"
+        f"latency {engine.latency_ms:.1f} ms: {stream.describe()}, block {s.block_frames}, compute margin {margin_ms:.1f} ms"
+        f"{resamplers} (algorithmic {stream.latency_ms:.0f} ms)"
     )
 
 

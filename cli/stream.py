@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-import torch
+from typing import TYPE_CHECKING
 
 from audio.files import AudioSource, read_audio, resample
 from audio.places import check_output_place
 from cli import running
 from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
-from models.config import ms_to_samples
+from models.lowlatency import LowLatencyNet
 from models.queries import Query, excluded_count, parse_query, texts_of
-from models.resunet import FilmOffsets, ResUNet30
+from realtime.assembly import LiveRequest
+from realtime.assembly import build_engine as build
 from realtime.audio_io import NO_DEVICES, check_rate, find_device, list_devices
-from realtime.engine import Controls, Engine, EngineSettings
+from realtime.engine import Controls, Engine
 from realtime.presets import find_preset
 from realtime.virtual_mic import VirtualMic, close_client, open_client
-from realtime.streaming import StreamSettings
-from realtime.tuning import plan_for_latency, recommended_settings, settings_for_hop
 
-DEFAULT_BLOCK_FRAMES = 512
+if TYPE_CHECKING:
+    from models.separator import Separator
 
 
 def run(args: argparse.Namespace) -> None:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> None:
         check_rate(*devices, rate_hz)
     separator = load_separator(args)
     warn_about_unknown_sounds(separator, texts_of(query))
-    engine = build_engine(separator.separation_net, separator.condition(query), args, rate_hz, excluded_count(query))
+    engine = build_engine(separator, query, args, rate_hz)
     print(running.describe_settings(engine), file=sys.stderr)
     if args.input_file:
         running.stream_file(engine, args.input_file, args.output_file, args.realtime, args.repair_nonfinite)
@@ -84,7 +84,7 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
         separator = load_separator(args)
         warn_about_unknown_sounds(separator, texts_of(query))
         block_args = argparse.Namespace(**vars(args) | {"block": client.blocksize})
-        engine = build_engine(separator.separation_net, separator.condition(query), block_args, client.samplerate, excluded_count(query))
+        engine = build_engine(separator, query, block_args, client.samplerate)
         mic = VirtualMic(client, engine, samples, loopback)
     except BaseException:
         close_client(client, loopback)
@@ -93,35 +93,28 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
     running.stream_virtual_mic(mic, args.seconds)
 
 
-def stream_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets) -> StreamSettings:
-    """The user's hop/look-ahead/window where given; the hop measured on this machine otherwise."""
-    hop = ms_to_samples(args.hop_ms) if args.hop_ms is not None else recommended_settings(net, film).hop_samples
-    lookahead = ms_to_samples(args.lookahead_ms) if args.lookahead_ms is not None else None
-    window = ms_to_samples(args.window_ms) if args.window_ms is not None else None
-    return settings_for_hop(hop, lookahead, window)
+def live_request(args: argparse.Namespace) -> LiveRequest:
+    return LiveRequest(args.latency_ms, args.block, args.hop_ms, args.lookahead_ms, args.window_ms)
 
 
-def engine_settings(args: argparse.Namespace, net: ResUNet30, film: FilmOffsets, rate_hz: int) -> EngineSettings:
-    """For ``--latency-ms``: everything planned from timings of the model here; otherwise the user's
-    block and stream settings, with the hop measured where not given."""
-    if args.latency_ms is None:
-        block = DEFAULT_BLOCK_FRAMES if args.block is None else args.block
-        if block <= 0:
-            raise ValueError(f"--block must be a positive number of frames, not {block}")
-        return EngineSettings(device_rate_hz=rate_hz, block_frames=block, stream=stream_settings(args, net, film))
-    chosen = [name for name in ("hop_ms", "lookahead_ms", "window_ms", "block") if getattr(args, name) is not None]
-    if chosen:
-        options = ", ".join("--" + name.replace("_", "-") for name in chosen)
-        raise ValueError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {options}, or --latency-ms")
-    return plan_for_latency(net, film, args.latency_ms, rate_hz)
-
-
-def build_engine(net: ResUNet30, condition: torch.Tensor, args: argparse.Namespace, rate_hz: int, excluded: int = 0) -> Engine:
-    """An engine for ``net`` (on its device), with the FiLM offsets of the condition (one row per
-    sound, the last ``excluded`` left out) computed once."""
+def build_engine(separator: Separator, query: Query, args: argparse.Namespace, rate_hz: int) -> Engine:
+    """The engine for the command line's model and request. A latency target below what the bundled
+    default reaches here takes the bundled low-latency model instead, and says so."""
     if not 0.0 <= args.wet <= 1.0:
         raise ValueError("--wet must be between 0 and 1")
-    with torch.inference_mode():
-        film = net.film(condition)
-    settings = engine_settings(args, net, film, rate_hz)
-    return Engine(net, film, settings, Controls(remove=args.mode == "remove", wet=args.wet), excluded)
+    controls = Controls(remove=args.mode == "remove", wet=args.wet)
+    request = live_request(args)
+    try:
+        return build(separator.separation_net, separator.condition(query), rate_hz, request, controls, excluded_count(query))
+    except ValueError as error:
+        if not _may_switch_to_lowlatency(args, separator):
+            raise
+        print(f"lass: the default model: {error}; taking the bundled low-latency model", file=sys.stderr)
+    fast = load_separator(argparse.Namespace(**vars(args) | {"low_latency": True}))
+    return build(fast.separation_net, fast.condition(query), rate_hz, request, controls, excluded_count(query))
+
+
+def _may_switch_to_lowlatency(args: argparse.Namespace, separator: Separator) -> bool:
+    """With a latency target and the bundled default chosen by default (no model named)."""
+    named = args.checkpoint is not None or args.official or args.low_latency
+    return args.latency_ms is not None and not named and not isinstance(separator.separation_net, LowLatencyNet)

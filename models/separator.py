@@ -40,7 +40,9 @@ if TYPE_CHECKING:  # CLAP (and transformers) are imported only when a CLAP model
 
     QueryNet = ClapQueryNet | MiniLmQueryNet
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default" / "lass-default.safetensors"
+BUNDLED_MODELS = Path(__file__).resolve().parent / "default"
+DEFAULT_BUNDLE = BUNDLED_MODELS / "lass-default.safetensors"
+LOWLATENCY_BUNDLE = BUNDLED_MODELS / "lass-lowlatency.safetensors"
 
 
 @dataclass(frozen=True)
@@ -238,9 +240,18 @@ def combinations_of(queries: list[Query]) -> tuple[Combination, ...]:
 
 def default_checkpoint() -> Path:
     """The bundled default model (small, offline, text queries)."""
-    if not DEFAULT_BUNDLE.is_file():
-        raise ModelLoadingError(f"the bundled default model is missing ({DEFAULT_BUNDLE}); reinstall, or pass --checkpoint")
-    return DEFAULT_BUNDLE
+    return _bundled(DEFAULT_BUNDLE, "default")
+
+
+def lowlatency_checkpoint() -> Path:
+    """The bundled low-latency model (streaming-native, text queries)."""
+    return _bundled(LOWLATENCY_BUNDLE, "low-latency")
+
+
+def _bundled(path: Path, name: str) -> Path:
+    if not path.is_file():
+        raise ModelLoadingError(f"the bundled {name} model is missing ({path}); reinstall, or pass --checkpoint")
+    return path
 
 
 def official_checkpoint() -> Path:

@@ -24,14 +24,21 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from typing import Protocol
+
 import numpy as np
 
 from audio.files import stream_resampler
+from audio.low_delay import LowDelayResampler
 from models.config import MODEL_SAMPLE_RATE_HZ
-from models.resunet import FilmOffsets, ResUNet30
+from models.networks import SeparationNet
+from models.lowlatency import LowLatencyNet
+from models.resunet import FilmOffsets
+from realtime.contract import LiveSeparator, StreamShape
 from realtime.errors import EngineFailure
 from realtime.fallback import FALLBACK_GAINS, Fallback, fallback_for
 from realtime.ring import SampleRing
+from realtime.lowlatency_stream import LowLatencyStream
 from realtime.stats import EngineStats
 from realtime.streaming import StreamingSeparator, StreamSettings
 
@@ -58,22 +65,52 @@ class Controls:
 
 @dataclass(frozen=True)
 class EngineSettings:
+    """``stream``: the ResUNet's :class:`StreamSettings`, or a low-latency network's own config.
+    ``low_delay_resampling``: :mod:`audio.low_delay` between the device and the model (under 1 ms
+    held back) instead of soxr's high quality (up to 37 ms)."""
+
     device_rate_hz: int = 48_000
     block_frames: int = 512
-    stream: StreamSettings = field(default_factory=StreamSettings)
+    stream: StreamShape = field(default_factory=StreamSettings)
     compute_margin_ms: float | None = None  # time the worker may take for a hop; None: one hop
     fallback: Fallback | None = None  # None: the measured default of each mode
+    low_delay_resampling: bool = False
+
+
+class Resampler(Protocol):
+    def resample_chunk(self, samples: np.ndarray) -> np.ndarray: ...
+
+
+def engine_resampler(from_hz: int, to_hz: int, low_delay: bool) -> Resampler | None:
+    """The worker's streaming resampler of one channel (None when the rates match)."""
+    if from_hz == to_hz:
+        return None
+    return LowDelayResampler(from_hz, to_hz) if low_delay else stream_resampler(from_hz, to_hz, 1)
+
+
+def live_separator(net: SeparationNet, film: FilmOffsets, stream: StreamShape, excluded: int = 0) -> LiveSeparator:
+    """The streaming core for ``net``: the ResUNet over windows of ``stream``, or the low-latency
+    network frame by frame (``stream`` must then be its config)."""
+    if isinstance(net, LowLatencyNet):
+        if stream != net.config:
+            raise ValueError(f"the low-latency network streams at its own settings ({net.config.describe()}), not {stream.describe()}")
+        return LowLatencyStream(net, film, excluded)
+    if not isinstance(stream, StreamSettings):
+        raise ValueError(f"the ResUNet streams over windows: give it StreamSettings, not {stream.describe()}")
+    separator = StreamingSeparator(net, film, stream)
+    separator.set_condition(film, excluded)
+    return separator
 
 
 @functools.cache
-def resampler_lag_samples(from_hz: int, to_hz: int) -> int:
+def resampler_lag_samples(from_hz: int, to_hz: int, low_delay: bool = False) -> int:
     """The most output samples a streaming soxr resampler holds back, fed as the worker feeds it.
 
     soxr returns its output in bursts of its own block: measured here with 10 ms pieces over two
     seconds, it holds back up to ~18 ms between 48 and 32 kHz, three times what one whole second fed
     at once shows (6 ms). The engine's latency must cover the most, or output arrives after it is due
     even with compute to spare."""
-    stream = stream_resampler(from_hz, to_hz, 1)
+    stream = engine_resampler(from_hz, to_hz, low_delay)
     if stream is None:
         return 0
     piece = np.zeros(from_hz // 100, dtype=np.float32)
@@ -85,10 +122,10 @@ def resampler_lag_samples(from_hz: int, to_hz: int) -> int:
     return most
 
 
-def round_trip_lag_samples(device_rate_hz: int) -> float:
+def round_trip_lag_samples(device_rate_hz: int, low_delay: bool = False) -> float:
     """Device samples that the two streaming resamplers (device rate -> 32 kHz -> device rate) hold back."""
-    to_model = resampler_lag_samples(device_rate_hz, MODEL_SAMPLE_RATE_HZ) * device_rate_hz / MODEL_SAMPLE_RATE_HZ
-    return to_model + resampler_lag_samples(MODEL_SAMPLE_RATE_HZ, device_rate_hz)
+    to_model = resampler_lag_samples(device_rate_hz, MODEL_SAMPLE_RATE_HZ, low_delay) * device_rate_hz / MODEL_SAMPLE_RATE_HZ
+    return to_model + resampler_lag_samples(MODEL_SAMPLE_RATE_HZ, device_rate_hz, low_delay)
 
 
 @dataclass(frozen=True)
@@ -112,7 +149,7 @@ def latency_budget(settings: EngineSettings) -> LatencyBudget:
     stream, margin_ms = settings.stream, settings.compute_margin_ms
     return LatencyBudget(
         settings.block_frames,
-        math.ceil(stream.latency_samples * to_device + round_trip_lag_samples(rate)),
+        math.ceil(stream.latency_samples * to_device + round_trip_lag_samples(rate, settings.low_delay_resampling)),
         math.ceil(stream.hop_samples * to_device if margin_ms is None else margin_ms * rate / 1000),
     )
 
@@ -122,7 +159,7 @@ class Engine:
 
     def __init__(
         self,
-        net: ResUNet30,
+        net: SeparationNet,
         film: FilmOffsets,
         settings: EngineSettings = EngineSettings(),
         controls: Controls = Controls(),
@@ -130,8 +167,8 @@ class Engine:
     ) -> None:
         """``film``: one row per sound, the last ``excluded`` left out of the rest."""
         self.settings = settings
-        self.separator = StreamingSeparator(net, film, settings.stream)
-        self.separator.set_condition(film, excluded)
+        self.net = net
+        self.separator = live_separator(net, film, settings.stream, excluded)
         self.separator.warm_up()  # before any audio: the first hop must not pay one-off set-up
         rate = settings.device_rate_hz
         stream = settings.stream
@@ -156,8 +193,8 @@ class Engine:
 
     def sibling(self) -> Engine:
         """A new engine with this one's net, condition, settings and controls (another channel)."""
-        film, excluded = self.separator.window_pass.condition
-        return Engine(self.separator.net, film, self.settings, self.controls, excluded)
+        film, excluded = self.separator.condition
+        return Engine(self.net, film, self.settings, self.controls, excluded)
 
     @property
     def fallback(self) -> Fallback:
@@ -287,7 +324,8 @@ class Engine:
         """Start a fresh stream at input ``position``: new resamplers and context, output aligned there."""
         rate = self.settings.device_rate_hz
         self.separator.reset()
-        self._to_model = stream_resampler(rate, MODEL_SAMPLE_RATE_HZ, 1)
-        self._to_device = stream_resampler(MODEL_SAMPLE_RATE_HZ, rate, 1)
+        low_delay = self.settings.low_delay_resampling
+        self._to_model = engine_resampler(rate, MODEL_SAMPLE_RATE_HZ, low_delay)
+        self._to_device = engine_resampler(MODEL_SAMPLE_RATE_HZ, rate, low_delay)
         self._read_position = position
         self.output_ring.seek(position)

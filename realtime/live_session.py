@@ -21,17 +21,19 @@ from typing import Literal
 import torch
 
 from audio.files import read_audio, resample
-from models.config import ms_to_samples, samples_to_ms
+from models.config import samples_to_ms
+from models.lowlatency import LowLatencyNet
 from models.separator import Separator
 from models.minilm import NearestSound
 from models.queries import Query, describe, excluded_count
 from realtime.audio_io import DuplexStream, FileInputStream, find_device
-from realtime.engine import Controls, Engine, EngineSettings
+from realtime.assembly import LiveRequest, engine_settings, film_of
+from realtime.engine import Controls, Engine
 from realtime.fallback import FALLBACK_DESCRIPTIONS
 from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
-from realtime.streaming import SpectralFrames, StreamingSeparator
-from realtime.tuning import recommended_settings, settings_for_hop
+from realtime.contract import SpectralFrames
+from realtime.streaming import StreamingSeparator
 from realtime.virtual_mic import VirtualMic, close_client, open_client
 from realtime.window_pass import CudaGraphWindowPass
 
@@ -136,8 +138,11 @@ class LiveSession:
     def keep_up(self) -> None:
         """Called regularly (the window's timer). With the hop on auto, an engine that has been behind
         for :data:`ADAPT_AFTER_S` is restarted in the background at the next larger hop the app offers;
-        ``adaptation`` says so. A hop the user chose is never changed (the warning says what to do)."""
+        ``adaptation`` says so. A hop the user chose is never changed (the warning says what to do), nor
+        the low-latency model's, which is its own."""
         if self.phase != "running" or self.choice is None or self.choice.hop_ms is not None or self.engine is None:
+            return
+        if isinstance(self.engine.net, LowLatencyNet):
             return
         stats, now_s = self.engine.stats, time.monotonic()
         self._lateness.behind(stats.dropouts + stats.dropped_hops, now_s)
@@ -171,16 +176,16 @@ class LiveSession:
         if self.separator is None:
             raise RuntimeError(f"no model yet ({self.model_name}): start again once a model has loaded")
         net, query = self.separator.separation_net, self.query
-        with torch.inference_mode():
-            film = net.film(self.embed(query))
+        film = film_of(net, self.embed(query))
         hop_ms = choice.hop_ms if choice.hop_ms is not None else self.adapted_hop_ms
-        stream = recommended_settings(net, film) if hop_ms is None else settings_for_hop(ms_to_samples(hop_ms))
         client, loopback = open_client(choice.virtual_mic) if choice.virtual_mic is not None else (None, None)
         if client is not None:  # the engine runs at the server's rate and period
             choice = replace(choice, rate_hz=client.samplerate, block_frames=client.blocksize)
         engine = updater = audio = None
         try:
-            engine = Engine(net, film, EngineSettings(choice.rate_hz, choice.block_frames, stream), self.controls, excluded_count(query))
+            request = LiveRequest(block_frames=choice.block_frames, hop_ms=None if isinstance(net, LowLatencyNet) else hop_ms)
+            settings = engine_settings(net, film, choice.rate_hz, request)
+            engine = Engine(net, film, settings, self.controls, excluded_count(query))
             updater = QueryUpdater(engine, self.embed, self._query_state)
             updater.active = query
             audio = self._audio_stream(engine, choice, client, loopback)
@@ -332,15 +337,15 @@ class LiveSession:
             warning = f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): {_remedy(settings.hop_samples)}"
         elif stats["nonfinite_samples"]:
             warning = f"{stats['nonfinite_samples']} NaN or infinite samples were silenced: check the input and the model"
-        elif engine.separator.window_pass.fallback_reason:
-            warning = engine.separator.window_pass.fallback_reason
+        elif engine.separator.fallback_reason:
+            warning = engine.separator.fallback_reason
         device_latency = self.stream.device_latency_s if self.stream is not None else 0.0
         return stats | {
             "model": self.model_name,
             "running": self.running,
             "phase": self.phase,
             "start_error": None,
-            "device": _device_name(engine.separator),
+            "device": _device_name(engine),
             "latency_ms": engine.latency_ms + 1000 * device_latency,
             "hop_ms": samples_to_ms(settings.hop_samples),
             "input_peak": engine.stats.input_peak,
@@ -380,10 +385,11 @@ def _remedy(hop_samples: int) -> str:
     return "use a smaller model, or a GPU (the hop is at its largest)"
 
 
-def _device_name(separator: StreamingSeparator) -> str:
+def _device_name(engine: Engine) -> str:
     """E.g. ``CPU, bfloat16`` or ``GPU, bfloat16, CUDA graph``: where, in which precision and how the
     separation net runs."""
-    net = separator.net
+    net, separator = engine.net, engine.separator
     dtype = str(net.compute_dtype or torch.float32).removeprefix("torch.")
-    graph = ", CUDA graph" if isinstance(separator.window_pass, CudaGraphWindowPass) else ""
+    captured = isinstance(separator, StreamingSeparator) and isinstance(separator.window_pass, CudaGraphWindowPass)
+    graph = ", CUDA graph" if captured else ""
     return f"{'GPU' if net.device.type == 'cuda' else 'CPU'}, {dtype}{graph}"

@@ -64,7 +64,7 @@ class QueryUpdater:
                 continue
             try:
                 with torch.inference_mode():
-                    film = self.engine.separator.net.film(self.embed(query))
+                    film = self.engine.net.film(self.embed(query))
                 self.encodings += 1
             except Exception as error:  # shown to the user; the previous query keeps running
                 self.error = f"{describe(query)}: {error}"

@@ -18,22 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.config import UNPADDED_SEGMENT_SAMPLES, samples_to_ms
+from models.config import HOP_LENGTH, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
+from realtime.contract import HopFeeder, SpectralFrames
 from realtime.window_pass import window_pass
-
-
-@dataclass(frozen=True)
-class SpectralFrames:
-    """What the newest hop looked like, for live views: ``(frames, 1025)`` each, frames of 10 ms.
-
-    ``input_magnitude`` is the mixture's STFT magnitude, ``mask`` the magnitude mask (0..1) the network
-    applied; ``hop_index`` counts hops so that a viewer can tell new frames from ones it has shown.
-    """
-
-    hop_index: int
-    input_magnitude: np.ndarray
-    mask: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -63,6 +51,12 @@ class StreamSettings:
     def latency_ms(self) -> float:
         return samples_to_ms(self.latency_samples)
 
+    def describe(self) -> str:
+        return (
+            f"hop {samples_to_ms(self.hop_samples):g} ms, look-ahead {samples_to_ms(self.lookahead_samples):.1f} ms, "
+            f"crossfade {samples_to_ms(self.crossfade_samples):g} ms"
+        )
+
 
 def crossfade_window(length: int, crossfade: int) -> np.ndarray:
     """``(length,)`` float32: raised-cosine fade-in and fade-out over ``crossfade``, flat between.
@@ -76,8 +70,9 @@ def crossfade_window(length: int, crossfade: int) -> np.ndarray:
     return window
 
 
-class StreamingSeparator:
-    """The streaming core: holds context, runs one forward pass per hop, overlap-adds the output."""
+class StreamingSeparator(HopFeeder):
+    """The streaming core of the ResUNet30 (a :class:`realtime.contract.LiveSeparator`): holds
+    context, runs one forward pass per hop, overlap-adds the output."""
 
     def __init__(self, net: ResUNet30, film: FilmOffsets, settings: StreamSettings = StreamSettings()) -> None:
         self.net = net.eval()
@@ -94,6 +89,15 @@ class StreamingSeparator:
     def film(self) -> FilmOffsets:
         """The FiLM offsets of the query in use."""
         return self.window_pass.film
+
+    @property
+    def condition(self) -> tuple[FilmOffsets, int]:
+        """The FiLM offsets of the query in use, and how many of their rows are left out."""
+        return self.window_pass.condition
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self.window_pass.fallback_reason
 
     def reset(self) -> None:
         """Forget all audio: the next sample fed is sample 0 of a new stream."""
@@ -115,28 +119,6 @@ class StreamingSeparator:
         """Swap the query's FiLM offsets (one row per sound, the last ``excluded`` left out); used from
         the next hop (a reference swap, atomic)."""
         self.window_pass.set_condition(film, excluded)
-
-    def feed(self, samples: np.ndarray) -> np.ndarray:
-        """Take ``(n,)`` float32 input at 32 kHz; return the output samples released by it."""
-        self.pending = np.concatenate([self.pending, samples.astype(np.float32, copy=False)])
-        released = []
-        hop = self.settings.hop_samples
-        while len(self.pending) >= hop:
-            released.append(self._process_hop(self.pending[:hop]))
-            self.pending = self.pending[hop:]
-        return np.concatenate(released) if released else np.zeros(0, dtype=np.float32)
-
-    def flush(self) -> np.ndarray:
-        """Release everything still held, by feeding silence: the total output equals the total input.
-
-        The stream ends here; ``reset`` before feeding a new one.
-        """
-        total = self.samples_in + len(self.pending)
-        already = self.samples_out
-        pieces = [np.zeros(0, dtype=np.float32)]
-        while self.samples_out < total:
-            pieces.append(self.feed(np.zeros(self.settings.hop_samples - len(self.pending), dtype=np.float32)))
-        return np.concatenate(pieces)[: total - already]
 
     def _process_hop(self, hop_samples: np.ndarray) -> np.ndarray:
         s = self.settings
@@ -169,5 +151,5 @@ class StreamingSeparator:
         if not self.infer:
             return np.zeros(self._region, dtype=np.float32)
         region, magnitude, mask = self.window_pass.run(window)
-        self.latest = SpectralFrames(self.samples_in // self.settings.hop_samples, magnitude, mask)
+        self.latest = SpectralFrames(self.samples_in // self.settings.hop_samples, magnitude, mask, HOP_LENGTH)
         return region

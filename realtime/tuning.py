@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
+from models.lowlatency import LowLatencyNet
+from models.networks import SeparationNet
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.engine import Engine, EngineSettings, latency_budget
 from realtime.streaming import StreamSettings
@@ -33,6 +35,14 @@ MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 128, 512
 # again as margin, a 350 ms target still dropped 11 blocks in 10 s (benchmarks/streaming.py).
 MARGIN_HEADROOM = 2.5
 PASS_TIMINGS = 5
+# The low-latency network's device blocks, longest first: the longest whose compute margin still
+# holds is taken (fewer callbacks); 256 frames (5.3 ms at 48 kHz) without a latency target.
+LOWLATENCY_BLOCKS = (512, 256, 128)
+LOWLATENCY_DEFAULT_BLOCK_FRAMES = 256
+# Its cycles last about a millisecond: 50 are timed and the 90th percentile is taken, so that one
+# moment of foreign load (a 5-9 ms cycle in 50 with training busy on both cores) does not decide.
+LOWLATENCY_CYCLE_TIMINGS = 50
+LOWLATENCY_CYCLE_PERCENTILE = 90
 
 
 def settings_for_hop(
@@ -83,11 +93,13 @@ def latency_block_frames(hop_samples: int, device_rate_hz: int) -> int:
 
 
 @torch.inference_mode()
-def worker_cycle_times_s(net: ResUNet30, film: FilmOffsets, settings: EngineSettings, repeats: int = PASS_TIMINGS) -> np.ndarray:
-    """``(repeats,)`` wall times of the engine worker's whole cycle for one hop of input (resampling in
-    and out, the pass, overlap-add, mixing), on a probe engine built with ``settings``."""
+def worker_cycle_times_s(net: SeparationNet, film: FilmOffsets, settings: EngineSettings, repeats: int = PASS_TIMINGS) -> np.ndarray:
+    """``(repeats,)`` wall times of the engine worker's whole cycle for one hop or one block of input,
+    whichever is longer (resampling in and out, the passes, overlap-add, mixing), on a probe engine
+    built with ``settings``."""
     engine = Engine(net, film, settings)
-    hop = np.zeros(math.ceil(settings.stream.hop_samples * settings.device_rate_hz / MODEL_SAMPLE_RATE_HZ), np.float32)
+    hop_frames = math.ceil(settings.stream.hop_samples * settings.device_rate_hz / MODEL_SAMPLE_RATE_HZ)
+    hop = np.zeros(max(hop_frames, settings.block_frames), np.float32)
     times = []
     for _ in range(repeats + 1):  # the first cycle fills the resamplers: not timed
         engine.input_ring.write(hop)
@@ -133,3 +145,37 @@ def settings_for_latency(target_ms: float, hop_samples: int, cycle_times_s: np.n
     while fits(lookahead + 1):
         lookahead += 1
     return with_lookahead(lookahead)
+
+
+def plan_lowlatency(
+    net: LowLatencyNet, film: FilmOffsets, device_rate_hz: int, target_ms: float | None = None, block_frames: int | None = None
+) -> EngineSettings:
+    """Engine settings for the low-latency network, whose hop and look-ahead are its own: the
+    resamplers of :mod:`audio.low_delay`, and a compute margin of at least one hop and the timed
+    worker cycles' 90th percentile times ``MARGIN_HEADROOM``.
+
+    With ``target_ms`` the margin takes all the time the target leaves (the longest block of
+    :data:`LOWLATENCY_BLOCKS`, or ``block_frames``, whose margin still reaches the least); without,
+    the block is ``block_frames`` or 256 and the margin the least. Raises ``ValueError`` naming the
+    lowest latency this device reaches when the target is below it.
+    """
+    settings = lambda block, margin_ms: EngineSettings(
+        device_rate_hz, block, net.config, compute_margin_ms=margin_ms, low_delay_resampling=True
+    )
+    probe = settings(block_frames or LOWLATENCY_DEFAULT_BLOCK_FRAMES, None)
+    cycles_s = worker_cycle_times_s(net, film, probe, LOWLATENCY_CYCLE_TIMINGS)
+    typical_s = float(np.percentile(cycles_s, LOWLATENCY_CYCLE_PERCENTILE))
+    least_ms = max(1000 * MARGIN_HEADROOM * typical_s, samples_to_ms(net.config.hop_samples))
+    if target_ms is None:
+        return settings(block_frames or LOWLATENCY_DEFAULT_BLOCK_FRAMES, least_ms)
+    blocks = (block_frames,) if block_frames else LOWLATENCY_BLOCKS
+    target = math.floor(target_ms * device_rate_hz / 1000)
+    for block in blocks:
+        spare = target - latency_budget(settings(block, 0.0)).total_samples
+        if 1000 * spare / device_rate_hz >= least_ms:
+            return settings(block, 1000 * (spare - 0.5) / device_rate_hz)  # the engine rounds the margin up: spare samples
+    lowest = latency_budget(settings(blocks[-1], least_ms)).total_samples
+    raise ValueError(
+        f"a latency of {target_ms:g} ms is below what this device reaches with the low-latency model: at least "
+        f"{math.ceil(1000 * lowest / device_rate_hz)} ms (block {blocks[-1]}, compute margin {least_ms:.1f} ms at {device_rate_hz} Hz)"
+    )
