@@ -20,9 +20,9 @@ from PyQt6.QtWidgets import (
 
 from gui.chips import QueryChips, chips_query, query_chips
 from gui.meters import LevelMeter, dbfs
-from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_db
+from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_columns, display_db
 from models.queries import QuerySet, describe, parse_query
-from models.separator import Separator, official_checkpoint
+from models.separator import Separator, lowlatency_checkpoint, official_checkpoint
 from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.errors import AudioDeviceError
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
@@ -36,6 +36,14 @@ RATES_HZ = (32_000, 44_100, 48_000)
 QUERY_STATE_WIDTH_PX = 220
 SLIDER_VALUE_WIDTH_PX = 70
 DEFAULT_VIRTUAL_MIC = "lass-live"
+DEFAULT, LOWLATENCY = "default", "lowlatency"
+# The bundled models by what they cost and give, from the benchmarks on this project's 2-core CPU:
+# latency from benchmarks/results/streaming_lowlatency.json (paced, 48 kHz), quality from the
+# generated and real held-out sets (benchmarks/results/lowlatency_*.json, default_*.json).
+BUNDLED_CHOICES = (
+    ("Bundled: best quality (about 450 ms on 2 CPU cores; 8.2 dB)", DEFAULT),
+    ("Bundled: low latency (30 ms; QUALITY dB)", LOWLATENCY),
+)
 
 
 class MainWindow(QMainWindow):
@@ -233,7 +241,11 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel(f"Model: {self.session.model_name}")
         self.loading = QProgressBar(minimum=0, maximum=0, visible=False)
         row.addWidget(self.model_label)
-        row.addWidget(QPushButton("Bundled default", clicked=lambda: self.load_model(None)))
+        self.bundled = QComboBox(toolTip="the bundled models: what each costs in latency, and what it separates (SI-SDRi on held-out mixtures)")
+        for text, checkpoint in BUNDLED_CHOICES:
+            self.bundled.addItem(text, checkpoint)
+        self.bundled.activated.connect(lambda index: self.load_bundled(self.bundled.itemData(index)))
+        row.addWidget(self.bundled)
         row.addWidget(QPushButton("Official checkpoint…", clicked=self._choose_checkpoint))
         row.addWidget(QPushButton("Download official", clicked=lambda: self._load(lambda: Separator.from_checkpoint(official_checkpoint()), "official (hub)")))
         row.addWidget(self.loading)
@@ -323,6 +335,13 @@ class MainWindow(QMainWindow):
         name = "bundled default" if checkpoint is None else checkpoint.name
         self._load(lambda: Separator.from_checkpoint(checkpoint), name)
 
+    def load_bundled(self, which: str) -> None:
+        """One of :data:`BUNDLED_CHOICES`: the default, or the low-latency model."""
+        if which == LOWLATENCY:
+            self._load(lambda: Separator.from_checkpoint(lowlatency_checkpoint()), "bundled low-latency")
+        else:
+            self.load_model(None)
+
     def _load(self, load, name: str) -> None:
         if self.session.loading:
             QMessageBox.information(self, "A model is loading", f"{self._loading_name} is still loading; load {name} once it is ready.")
@@ -401,7 +420,7 @@ class MainWindow(QMainWindow):
             dry, target = self.session.engine.controls.gains()  # output = dry * input + target * separated
             heard = frames.input_magnitude * np.abs(dry + target * frames.mask)
             views = (display_db(frames.input_magnitude), display_bins(frames.mask), display_db(heard))
-            self.pacer.add(np.stack(views, axis=1))
+            self.pacer.add(display_columns(np.stack(views, axis=1), frames.frame_samples))
         due = self.pacer.take(now_s)
         if due is not None:
             for index, view in enumerate((self.input_view, self.mask_view, self.output_view)):

@@ -8,6 +8,8 @@ extra display delay), and catches up if the display falls behind.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -21,6 +23,7 @@ TICKS_HZ = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
 MIN_DB = -80.0
 
 
+@functools.cache
 def log_frequency_weights(n_fft_bins: int = N_FREQ_BINS, rows: int = DISPLAY_BINS) -> np.ndarray:
     """``(n_fft_bins, rows)``: each row averages the STFT bins between its edges (geometric midpoints
     of log-spaced centres from ``LOWEST_HZ`` to ``HIGHEST_HZ``); a row narrower than a bin takes the
@@ -35,9 +38,6 @@ def log_frequency_weights(n_fft_bins: int = N_FREQ_BINS, rows: int = DISPLAY_BIN
         else:
             weights[np.argmin(np.abs(bin_hz - np.sqrt(edges_hz[row] * edges_hz[row + 1]))), row] = 1.0
     return weights
-
-
-LOG_FREQUENCY_WEIGHTS = log_frequency_weights()
 
 
 class SpectrogramView:
@@ -68,13 +68,22 @@ class SpectrogramView:
 
 
 def display_bins(frames: np.ndarray) -> np.ndarray:
-    """``(frames, 1025)`` -> ``(frames, DISPLAY_BINS)`` on the log frequency axis (linear values kept:
-    a mask of 0.1 stays 0.1)."""
-    return frames @ LOG_FREQUENCY_WEIGHTS
+    """``(frames, bins)`` (1025 for the ResUNet, 193 for the low-latency model) -> ``(frames,
+    DISPLAY_BINS)`` on the log frequency axis (linear values kept: a mask of 0.1 stays 0.1)."""
+    return frames @ log_frequency_weights(frames.shape[-1])
+
+
+def display_columns(frames: np.ndarray, frame_samples: int) -> np.ndarray:
+    """``(frames, ...)`` spaced ``frame_samples`` apart at 32 kHz -> the display's 10 ms columns:
+    the frame under each column (frames of 4 ms: 5 make 2 columns)."""
+    if frame_samples == HOP_LENGTH:
+        return frames
+    columns = len(frames) * frame_samples // HOP_LENGTH
+    return frames[np.arange(columns) * HOP_LENGTH // frame_samples]
 
 
 def display_db(magnitude: np.ndarray) -> np.ndarray:
-    """``(frames, 1025)`` linear magnitude -> ``(frames, DISPLAY_BINS)`` in dB (presentation only)."""
+    """``(frames, bins)`` linear magnitude -> ``(frames, DISPLAY_BINS)`` in dB (presentation only)."""
     return 20 * np.log10(np.maximum(display_bins(magnitude), 10 ** (MIN_DB / 20)))
 
 

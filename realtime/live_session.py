@@ -334,7 +334,7 @@ class LiveSession:
             warning = f"separation stopped ({engine.failure!r}): playing {fallback}; press Stop"
         elif behind or stats["rtf"] > KEEP_UP_RTF:
             audio = f"behind: playing {fallback} where late" if behind else audio
-            warning = f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): {_remedy(settings.hop_samples)}"
+            warning = f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): {_remedy(engine)}"
         elif stats["nonfinite_samples"]:
             warning = f"{stats['nonfinite_samples']} NaN or infinite samples were silenced: check the input and the model"
         elif engine.separator.fallback_reason:
@@ -376,13 +376,15 @@ def next_hop_ms(hop_samples: int) -> int | None:
     return next((hop_ms for hop_ms in HOP_CHOICES_MS if hop_ms > samples_to_ms(hop_samples)), None)
 
 
-def _remedy(hop_samples: int) -> str:
-    """What to do when the engine cannot keep up at this hop: the next larger hop the app offers, or,
-    at the largest, a smaller model or a GPU."""
-    larger_ms = next_hop_ms(hop_samples)
+def _remedy(engine: Engine) -> str:
+    """What to do when the engine cannot keep up: the next larger hop the app offers, or the
+    low-latency model; with that model (a hop of its own), fewer programs at once."""
+    if isinstance(engine.net, LowLatencyNet):
+        return "close other busy programs (the low-latency model's hop is its own)"
+    larger_ms = next_hop_ms(engine.settings.stream.hop_samples)
     if larger_ms is not None:
-        return f"choose a hop of {larger_ms} ms or more, or use a smaller model"
-    return "use a smaller model, or a GPU (the hop is at its largest)"
+        return f"choose a hop of {larger_ms} ms or more, or the bundled low-latency model"
+    return "choose the bundled low-latency model, or use a GPU (the hop is at its largest)"
 
 
 def _device_name(engine: Engine) -> str:

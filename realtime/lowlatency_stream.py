@@ -21,6 +21,8 @@ from models.lowlatency import LowLatencyConfig, LowLatencyNet, combine_masks, co
 from models.resunet import FilmOffsets
 from realtime.contract import HopFeeder, SpectralFrames
 
+PUBLISH_HOPS = 5  # 20 ms of frames per publication for the live views
+
 
 class LowLatencyStream(HopFeeder):
     """Holds the last ``N - H`` input samples, the GRU state, the spectra waiting for their mask and
@@ -62,6 +64,7 @@ class LowLatencyStream(HopFeeder):
         self.state: torch.Tensor | None = None  # (layers, rows, hidden)
         self.spectra: deque[torch.Tensor] = deque(maxlen=c.lookahead_frames + 1)  # (1, 1, bins) each
         self.overlap_add = np.zeros(c.window_samples, dtype=np.float32)  # from the next frame's start
+        self._unpublished: list[tuple[np.ndarray, np.ndarray]] = []  # frames for the views, not yet published
 
     @torch.inference_mode()
     def warm_up(self) -> None:
@@ -88,7 +91,7 @@ class LowLatencyStream(HopFeeder):
         if self.frames <= c.lookahead_frames:
             return np.zeros(0, dtype=np.float32)
         delayed = self.spectra[0]  # frame (frames - 1 - L), which this mask is for
-        self.latest = SpectralFrames(self.frames, delayed.abs()[0].numpy(), mask[0].numpy(), c.hop_samples)
+        self._publish(delayed.abs()[0, 0].numpy(), mask[0, 0].numpy())
         self.overlap_add += self.net.synthesise(mask * delayed)[0, 0].numpy()
         final = self.overlap_add[: c.hop_samples].copy()
         self.overlap_add[: -c.hop_samples] = self.overlap_add[c.hop_samples :]
@@ -98,6 +101,15 @@ class LowLatencyStream(HopFeeder):
             return np.zeros(0, dtype=np.float32)
         self.samples_out += c.hop_samples
         return final
+
+    def _publish(self, magnitude: np.ndarray, mask: np.ndarray) -> None:
+        """Gather the frames for the live views and publish them every ``PUBLISH_HOPS`` hops: a view
+        that looks 60 times a second sees every batch."""
+        self._unpublished.append((magnitude, mask))
+        if len(self._unpublished) == PUBLISH_HOPS:
+            magnitudes, masks = (np.stack(part) for part in zip(*self._unpublished))
+            self.latest = SpectralFrames(self.frames, magnitudes, masks, self.settings.hop_samples)
+            self._unpublished = []
 
     def _mask(self, spectrum: torch.Tensor) -> torch.Tensor:
         """``(1, 1, bins)`` spectrum -> the ``(1, 1, bins)`` combined mask of the query in use."""

@@ -430,3 +430,20 @@ def test_without_portaudio_the_app_opens_and_says_what_to_install(tmp_path):
     assert lines[0] == "no audio devices"
     assert lines[1].startswith("the PortAudio library is not installed") and "apt-get install libportaudio2" in lines[1]
     assert lines[2].startswith("failed the PortAudio library is not installed")
+
+
+def test_the_low_latency_choice_runs_the_low_latency_model_and_its_views(window, qtbot):
+    """The bundled choices name what each costs; the low-latency one restarts the stream on the
+    streaming-native model, whose 4 ms frames fill the same views."""
+    from gui.main_window import LOWLATENCY
+
+    _start(window, qtbot)
+    texts = [window.bundled.itemText(i) for i in range(window.bundled.count())]
+    assert any("low latency" in text and "ms" in text and "dB" in text for text in texts)
+    window.load_bundled(LOWLATENCY)
+    qtbot.waitUntil(lambda: window.session.model_name == "bundled low-latency" and window.session.phase == "running", timeout=60_000)
+    drawn = window.frames_drawn
+    qtbot.waitUntil(lambda: window.frames_drawn > drawn + 10, timeout=10_000)
+    status = window.session.status()
+    assert status["hop_ms"] == 4 and status["latency_ms"] < 60
+    assert np.ptp(window.mask_view.data[:, -20:]) > 0.01  # the newest columns hold the new model's masks

@@ -2,6 +2,9 @@
 size, its declared latency is the measured wait, a query change lands within a hop, the engine
 runs it at 48 kHz behind the low-delay resamplers, and `lass stream` takes it for a latency target."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -173,10 +176,24 @@ def test_stream_at_30_ms_through_the_command_line_agrees_with_separate(fast_bund
     streamed = ["stream", "--input-file", str(tmp_path / "mix.wav"), "--output-file", str(tmp_path / "out.wav")]
     assert main(streamed + model + ["--latency-ms", "30"]) == 0
     said = capsys.readouterr().err
-    latency_ms = float(said.split("latency ")[1].split(" ms")[0])
-    assert latency_ms <= 30 and "low-latency model" in said
+    assert float(re.search(r"^latency ([0-9.]+) ms: low-latency model", said, re.MULTILINE).group(1)) <= 30
     assert main(["separate", str(tmp_path / "mix.wav"), "-o", str(tmp_path / "offline.wav")] + model) == 0
     offline = read_audio(tmp_path / "offline.wav").samples[0]
     np.testing.assert_allclose(read_audio(tmp_path / "out.wav").samples[0], offline, atol=1e-4)
     assert main(streamed + model + ["--hop-ms", "100"]) == 2
     assert "drop --hop-ms" in capsys.readouterr().err
+
+
+def test_a_latency_target_the_default_cannot_reach_takes_the_bundled_low_latency_model(tmp_path, capsys):
+    """The acceptance command, unpaced (so that the run waits for the worker and drops nothing
+    whatever else the machine does): the planner says why it switches, and the latency it prints
+    holds the target."""
+    speech = read_audio(Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.wav")
+    write_audio(tmp_path / "mix.wav", resample(speech.samples[:, :64_000], speech.sample_rate_hz, 48_000), 48_000, "FLOAT")
+    command = ["stream", "--input-file", str(tmp_path / "mix.wav"), "--output-file", str(tmp_path / "out.wav"), "-q", "speech"]
+    assert main(command + ["--latency-ms", "30"]) == 0
+    said = capsys.readouterr().err
+    assert "taking the bundled low-latency model" in said and "low-latency model: frame 12 ms" in said
+    assert float(re.search(r"^latency ([0-9.]+) ms: low-latency model", said, re.MULTILINE).group(1)) <= 30
+    out = read_audio(tmp_path / "out.wav")
+    assert out.sample_rate_hz == 48_000 and out.samples.shape == (1, 96_000)

@@ -40,3 +40,13 @@ def test_a_display_that_falls_behind_skips_ahead():
     due = pacer.take(0.0)
     assert len(due) == 20 and due[0, 0] == 0  # oldest released at once, down to two hops of backlog
     assert len(pacer.pending) == 20 and pacer.pending[-1, 0] == 39
+
+
+def test_frames_of_4_ms_become_the_views_10_ms_columns():
+    from gui.spectrogram import display_bins, display_columns
+
+    frames = np.arange(5, dtype=np.float32)[:, None] * np.ones((1, 193), np.float32)  # 5 frames of 128 samples
+    columns = display_columns(frames, 128)
+    assert columns.shape == (2, 193) and list(columns[:, 0]) == [0.0, 2.0]  # the frames at 0 and 10 ms
+    assert display_bins(columns).shape[-1] == display_bins(np.ones((1, 1025), np.float32)).shape[-1]
+    np.testing.assert_array_equal(display_columns(frames, 320), frames)  # the ResUNet's frames are the columns
