@@ -25,7 +25,6 @@ from audio.places import OutputPlaceError, check_output_place, output_is_complet
 from models.config import MODES
 from models.errors import ModelLoadingError, NonFiniteOutput, SeparationStopped
 from models.queries import QuerySet, parse_query
-from realtime.errors import EngineFailure
 
 if TYPE_CHECKING:  # nothing heavy at import: the lass parser asks is_batch before torch loads
     import torch
@@ -38,6 +37,11 @@ AUDIO_SUFFIXES = frozenset("." + name.lower() for name in sf.available_formats()
 GLOB_CHARACTERS = frozenset("*?[")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 MANIFEST_FIELDS = ("path", "query", "mode", "output")
+
+# What one file can get wrong (unreadable, no room for its output, a bad query or condition, a
+# diverged output): said on its line, and the run goes on. Anything else (out of memory, a bug) is
+# no file's fault: it ends the run with its traceback.
+PER_FILE_ERRORS = (AudioFileError, OutputPlaceError, NonFiniteOutput, ModelLoadingError, ValueError, OSError)
 
 
 @dataclass(frozen=True)
@@ -258,7 +262,7 @@ def run_batch(
             separator.separate_file(job.source, list(job.outputs), conditions, job.mode or mode, repair_nonfinite,
                                     combinations=combinations, batching=batching)
             seconds = sf.info(str(job.source)).duration
-        except (AudioFileError, OutputPlaceError, NonFiniteOutput, ModelLoadingError, ValueError, EngineFailure, RuntimeError, OSError) as error:
+        except PER_FILE_ERRORS as error:
             with lock:
                 report.failed[str(job.source)] = str(error)
                 print(f"{prefix}: FAILED: {error}", flush=True)

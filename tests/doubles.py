@@ -25,3 +25,10 @@ class NanNet(ResUNet30):
     def separate_with_spectra(self, mixture, film):
         waveform, magnitude, mask = super().separate_with_spectra(mixture, film)
         return torch.full_like(waveform, float("nan")), magnitude, mask
+
+
+class OutOfMemoryNet(ResUNet30):
+    """A model on a device that has run out of memory: every pass raises as PyTorch does."""
+
+    def separate(self, mixture, film):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

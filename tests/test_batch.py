@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from audio.files import write_audio
 from cli.main import main
@@ -167,3 +168,24 @@ def test_an_interrupted_run_stops_its_workers_and_leaves_no_partial_output(signa
     written = [p for p in out.glob("*.wav")]
     assert 1 <= len(written) < 40
     assert all(sf.info(p).frames == 30 * 16_000 for p in written)
+
+
+def test_running_out_of_memory_ends_the_run_instead_of_failing_each_file(tmp_path):
+    """Only what one file can get wrong is that file's failure; an out-of-memory error is no file's
+    fault: the run ends with it (exit 1 and its traceback from the command), nothing reported failed."""
+    from cli.batch import BatchReport, Job, run_batch
+    from models.config import SeparationConfig
+    from models.separator import Separator
+    from tests.doubles import OutOfMemoryNet
+
+    torch.manual_seed(0)
+    separator = Separator(OutOfMemoryNet(SeparationConfig(width=0.125)).eval())
+    jobs = []
+    for name in ("a", "b"):
+        write_audio(tmp_path / f"{name}.wav", np.zeros((1, 16_000), np.float32), 32_000)
+        jobs.append(Job(tmp_path / f"{name}.wav", (tmp_path / "out" / f"{name}.wav",)))
+    condition = torch.nn.functional.normalize(torch.ones(1, 512), dim=-1)
+    report = BatchReport()
+    with pytest.raises(torch.OutOfMemoryError):
+        run_batch(separator, jobs, lambda job: (condition, None), "isolate", False, report)
+    assert report.failed == {} and not any((tmp_path / "out").rglob("*"))  # nothing half-written either
