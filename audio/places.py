@@ -24,6 +24,10 @@ HEADER_ALLOWANCE_BYTES = 64 * 1024  # headers, chunks and tags an output may add
 BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
 COMPRESSED_BYTES_PER_SECOND = 40_000  # per channel: above the highest bit rates of Vorbis, Opus and MP3
 START_TIME_SLACK_S = 1.0  # the kernel's boot time is in whole seconds
+# The formats people ask for, as this libsndfile writes them (MP3 since libsndfile 1.1).
+WRITABLE_EXAMPLES = " or ".join(
+    ", ".join(f".{name.lower()}" for name in ("WAV", "FLAC", "OGG", "MP3") if name in sf.available_formats()).rsplit(", ", 1)
+)
 
 
 class OutputPlaceError(Exception):
@@ -121,7 +125,7 @@ def check_writable_format(path: Path) -> None:
     """Fail before any work if the output extension is not a format libsndfile writes."""
     extension = Path(path).suffix.lstrip(".").upper()
     if extension not in sf.available_formats():
-        raise OutputPlaceError(f"cannot write {path}: unknown audio extension (use .wav, .flac or .ogg)")
+        raise OutputPlaceError(f"cannot write {path}: unknown audio extension (use {WRITABLE_EXAMPLES})")
 
 
 def output_subtype(path: Path, subtype: str | None) -> str:

@@ -11,7 +11,7 @@ from models.config import MODEL_SAMPLE_RATE_HZ
 from realtime import file_stream
 from realtime.audio_io import DuplexStream
 from realtime.engine import Engine
-from realtime.stats import measured_text
+from realtime.stats import measured_text, timing_text
 from realtime.virtual_mic import VirtualMic
 
 STATUS_PERIOD_S = 1.0
@@ -76,7 +76,6 @@ def stream_virtual_mic(mic: VirtualMic, seconds: float | None) -> None:
 def _status(engine: Engine) -> str:
     s = engine.stats.snapshot()
     return (
-        f"rtf {s['rtf']:.2f}  hop p50 {s['hop_ms_p50']:.1f} ms p99 {s['hop_ms_p99']:.1f} ms  "
-        f"dropouts {s['dropouts']}  dropped hops {s['dropped_hops']}  xruns {s['input_xruns']}/{s['output_xruns']}  "
+        f"{timing_text(s)}  dropouts {s['dropouts']}  dropped hops {s['dropped_hops']}  xruns {s['input_xruns']}/{s['output_xruns']}  "
         f"latency {engine.latency_ms:.0f} ms ({measured_text(s['measured_latency_ms'])})"
     )

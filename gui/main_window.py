@@ -27,7 +27,7 @@ from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.errors import AudioDeviceError
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
 from realtime.presets import Preset, find_preset, load_presets, save_preset
-from realtime.stats import measured_text
+from realtime.stats import measured_text, timing_text
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
@@ -357,7 +357,9 @@ class MainWindow(QMainWindow):
 
     def _choose_input_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Play a file as input", "", "Audio (*.wav *.flac *.ogg *.mp3)")
-        self.input_file = Path(path) if path else None
+        if not path:
+            return  # cancelled: the file already chosen stays
+        self.input_file = Path(path)
         self.input_file_button.setText(Path(path).name if path else "Play a file as input…")
 
     def _toggle_recording(self, on: bool) -> None:
@@ -407,8 +409,7 @@ class MainWindow(QMainWindow):
         published = f" · virtual mic {status['virtual_mic']}" if status["virtual_mic"] else ""
         self.status.setText(
             f"{status['audio']}{published} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
-            f"({measured_text(status['measured_latency_ms'])}) · RTF {status['rtf']:.2f} · hop "
-            f"{status['hop_ms_p50']:.0f}/{status['hop_ms_p99']:.0f} ms (p50/p99) · dropouts {status['dropouts']}"
+            f"({measured_text(status['measured_latency_ms'])}) · {timing_text(status)} · dropouts {status['dropouts']}"
         )
         self.warning.setText(status["query_error"] or status["warning"] or status["adaptation"] or "")
         now_s = time.monotonic()

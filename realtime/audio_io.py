@@ -187,3 +187,5 @@ class FileInputStream(_EngineStream):
         self.position += frames
         self.engine.process_block(mono_in, mono_out)
         outdata[:] = mono_out[:, None]
+        output_s = time_info.outputBufferDacTime - time_info.currentTime  # the file's block is taken now
+        self.engine.stats.measured_latency_s = output_s + self.engine.latency_samples / self.engine.settings.device_rate_hz

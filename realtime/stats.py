@@ -62,6 +62,13 @@ class EngineStats:
         }
 
 
+def timing_text(snapshot: dict[str, float]) -> str:
+    """``RTF 0.42 · hop 1.4/5.1 ms (p50/p99)``, or what stands for it before the first hop (never "nan")."""
+    if math.isnan(snapshot["rtf"]):
+        return "RTF and hop times: after the first hop"
+    return f"RTF {snapshot['rtf']:.2f} · hop {snapshot['hop_ms_p50']:.1f}/{snapshot['hop_ms_p99']:.1f} ms (p50/p99)"
+
+
 def measured_text(measured_latency_ms: float) -> str:
     """``measured 433 ms``, or what stands for it before the audio path has reported one."""
     return "not measured yet" if math.isnan(measured_latency_ms) else f"measured {measured_latency_ms:.0f} ms"

@@ -447,3 +447,13 @@ def test_the_low_latency_choice_runs_the_low_latency_model_and_its_views(window,
     status = window.session.status()
     assert status["hop_ms"] == 4 and status["latency_ms"] < 60
     assert np.ptp(window.mask_view.data[:, -20:]) > 0.01  # the newest columns hold the new model's masks
+
+
+def test_cancelling_the_file_dialog_keeps_the_file_already_chosen(window, monkeypatch):
+    from PyQt6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(EXAMPLE), "Audio"))
+    window._choose_input_file()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: ("", ""))
+    window._choose_input_file()
+    assert window.input_file == EXAMPLE and window.input_file_button.text() == EXAMPLE.name

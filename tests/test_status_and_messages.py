@@ -1,0 +1,41 @@
+"""What the user reads: no "nan" before the first hop, a file's latency said as measured, and
+messages that say what to write (issue #33, items 7 and 8)."""
+
+from pathlib import Path
+
+import pytest
+
+from audio.places import OutputPlaceError, check_writable_format
+from cli.main import main
+from models.queries import parse_query
+from realtime.stats import EngineStats, timing_text
+
+
+@pytest.mark.parametrize("text", ["speech +", " + guitar", "speech but not", "speech + but not drums"])
+def test_an_empty_side_of_a_query_is_named_as_such(text):
+    with pytest.raises(ValueError, match="name a sound on each side of \\+ and of 'but not'"):
+        parse_query(text)
+
+
+def test_the_extension_message_names_mp3_where_it_is_written():
+    import soundfile as sf
+
+    with pytest.raises(OutputPlaceError) as refused:
+        check_writable_format(Path("out.xyz"))
+    assert ".wav" in str(refused.value) and (".mp3" in str(refused.value)) == ("MP3" in sf.available_formats())
+
+
+def test_timings_before_the_first_hop_are_words_not_nan():
+    stats = EngineStats(hop_duration_s=0.1)
+    assert "nan" not in timing_text(stats.snapshot()).lower()
+    stats.record_hops(2, 0.1)
+    assert timing_text(stats.snapshot()) == "RTF 0.50 · hop 50.0/50.0 ms (p50/p99)"
+
+
+def test_a_streamed_file_says_its_latency_as_measured(stream_command, capsys):
+    _, args = stream_command(0.5)
+    assert main(args + ["--hop-ms", "100"]) == 0
+    said = capsys.readouterr().err
+    assert "not measured yet" not in said and "nan" not in said.lower()
+    latency = said.split("latency ")[-1]
+    assert latency.split(" ms (measured ")[0] == latency.split(" ms (measured ")[1].split(" ms)")[0]  # no device: exactly the engine's
