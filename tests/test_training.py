@@ -160,3 +160,22 @@ def test_fine_tuning_from_official_checkpoint_runs_one_step(official_checkpoint,
     before = models.loading.load_separation_net(official_checkpoint).state_dict()
     after = models.loading.load_separation_net(bundle).state_dict()
     assert not torch.equal(before["base.after_conv.weight"], after["base.after_conv.weight"])
+
+
+def test_train_takes_the_low_latency_architecture_and_prints_only_the_run(tmp_path, capfd):
+    """`--architecture lowlatency` trains and exports the streaming-native network (its bundle says
+    so); a fine-tune from it must name the same architecture. Lightning's advertisement, its
+    "Epoch 0/-2" and the deprecation notices about its internals are not printed."""
+    from models.loading import load_separation_net
+    from models.lowlatency import LowLatencyNet
+
+    run = tmp_path / "run"
+    args = ["train", "--out", str(run), "--steps", "2", "--batch-size", "2", "--segment-samples", "9920", "--val-items", "2"]
+    assert main(args + ["--architecture", "lowlatency", "--val-every", "2", "--checkpoint-every", "1000", "--warmup-steps", "1"]) == 0
+    said = "".join(capfd.readouterr())
+    for noise in ("Tip:", "Epoch 0/-2", "LeafSpec", "weights_only"):
+        assert noise not in said
+    bundle = run / "model.safetensors"
+    assert bundle_metadata(bundle)["architecture"] == "lowlatency" and isinstance(load_separation_net(bundle), LowLatencyNet)
+    assert main(["train", "--out", str(tmp_path / "ft"), "--init-checkpoint", str(bundle), "--steps", "1"]) == 2
+    assert "holds a lowlatency network, not resunet: pass --architecture lowlatency" in capfd.readouterr().err

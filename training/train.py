@@ -12,10 +12,13 @@ a bundle that ``lass separate --checkpoint`` and the app load directly.
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 from torch.utils.data import DataLoader
 
 from models.checkpoint import load_pickled
@@ -135,6 +138,26 @@ def check_resumable(checkpoint: Path) -> None:
         raise ModelLoadingError(f"cannot resume training: {error}. Delete it to start afresh, or pass another --out") from None
 
 
+# What Lightning and PyTorch print that says nothing about this run: an advertisement, and two
+# deprecation notices about their own internals (not our code).
+LIGHTNING_NOISE = ("💡 Tip:", "`weights_only` was not set")
+NOISY_WARNINGS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated", r"`weights_only` was not set")
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(LIGHTNING_NOISE)
+
+
+def quiet_lightning() -> None:
+    """Leave out of `lass train`'s output what says nothing about the run (see ``LIGHTNING_NOISE``)."""
+    for name in ("lightning.pytorch", "lightning.fabric"):  # their handlers see their modules' records too
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(_DropNoise())
+    for message in NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+
+
 def train(config: TrainConfig) -> Path:
     """Run (or resume) training; returns the exported bundle's path."""
     last = Path(config.out_dir) / "checkpoints" / "last.ckpt"
@@ -155,13 +178,14 @@ def train(config: TrainConfig) -> Path:
         L.pytorch.loggers.TensorBoardLogger(out / "logs", name="tensorboard"),
         L.pytorch.loggers.CSVLogger(out / "logs", name="csv"),
     ]
+    quiet_lightning()
     trainer = L.Trainer(
         max_steps=config.steps,
         accelerator=config.accelerator,
         devices=config.devices,
         num_nodes=config.num_nodes,
         strategy=config.strategy,
-        callbacks=[checkpoints, export],
+        callbacks=[checkpoints, export, TQDMProgressBar()],  # Rich's bar reads "Epoch 0/-2" when steps bound the run
         logger=loggers,
         val_check_interval=config.val_every,
         check_val_every_n_epoch=None,
