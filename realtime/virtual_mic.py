@@ -5,8 +5,8 @@ takes the next input block (from a file, or from the client's input port ``input
 server's first physical capture port) and writes its output straight into the client's port.
 - On JACK the client is named NAME and its port ``NAME:capture_1`` is the source: any JACK client
   lists and records it.
-- On PipeWire (the client runs through PipeWire's JACK library: ``pw-jack lass stream ...``, or a
-  desktop where pipewire-jack replaces libjack) a JACK client's node cannot be an Audio/Source
+- On PipeWire (the client runs through PipeWire's JACK library, found by itself where PipeWire runs
+  and no JACK server is named: no ``pw-jack`` needed) a JACK client's node cannot be an Audio/Source
   (WirePlumber finds no format to configure it with), so ``pw-loopback`` makes the pair a virtual
   microphone is made of: a sink ``NAME-input`` and an Audio/Source ``NAME`` fed by it. The engine's
   client (``NAME-engine``) plays into the sink; apps record ``NAME`` (``pw-record --target NAME``).
@@ -19,9 +19,14 @@ is the engine's plus one period of the server's own buffering (:attr:`VirtualMic
 
 from __future__ import annotations
 
+import ctypes
+import os
 import subprocess
+import sys
+import sysconfig
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +36,8 @@ from realtime.errors import VirtualMicError
 OUTPUT_PORT = "capture_1"
 INPUT_PORT = "input_1"
 LOOPBACK_TIMEOUT_S = 10.0
+PIPEWIRE_SOCKET = "pipewire-0"
+PIPEWIRE_JACK = Path("pipewire-0.3") / "jack" / "libjack.so.0"
 
 
 @dataclass
@@ -45,9 +52,25 @@ class Loopback:
         self.process.wait(timeout=10)
 
 
-def open_client(name: str):
-    """A JACK client for the virtual microphone ``name`` on the running server (``JACK_DEFAULT_SERVER``,
-    or the default), and on PipeWire the :class:`Loopback` it plays into (else None)."""
+def pipewire_jack_library() -> Path | None:
+    """PipeWire's JACK library, when PipeWire runs here (its socket is there), it is installed
+    (pipewire-jack), and no JACK server was named (``JACK_DEFAULT_SERVER``); else None."""
+    runtime = os.environ.get("PIPEWIRE_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR")
+    if "JACK_DEFAULT_SERVER" in os.environ or not runtime or not (Path(runtime) / PIPEWIRE_SOCKET).exists():
+        return None
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    places = (Path("/usr/lib") / multiarch, Path("/usr/lib64"), Path("/usr/lib"))
+    return next((place / PIPEWIRE_JACK for place in places if (place / PIPEWIRE_JACK).is_file()), None)
+
+
+def _load_jack():
+    """The ``jack`` package, on PipeWire's JACK library where :func:`pipewire_jack_library` finds it (as
+    ``pw-jack`` would give it: loaded first, it is the libjack the package then opens), with libjack's
+    own messages kept out of the terminal (a missing server is said once, by us)."""
+    if "jack" not in sys.modules:
+        library = pipewire_jack_library()
+        if library is not None:
+            ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
     try:
         import jack
     except OSError as error:  # the package is there, the JACK library is not
@@ -55,6 +78,16 @@ def open_client(name: str):
             "a virtual microphone needs the JACK library: apt-get install libjack-jackd2-0 "
             "(or pipewire-jack on a PipeWire desktop)"
         ) from error
+    jack.set_error_function(lambda message: None)
+    jack.set_info_function(lambda message: None)
+    return jack
+
+
+def open_client(name: str):
+    """A JACK client for the virtual microphone ``name`` on the running server (``JACK_DEFAULT_SERVER``,
+    or the default; PipeWire's where it runs), and on PipeWire the :class:`Loopback` it plays into
+    (else None)."""
+    jack = _load_jack()
     on_pipewire = "PipeWire" in jack.version_string()
     try:
         client = jack.Client(f"{name}-engine" if on_pipewire else name, no_start_server=True)
