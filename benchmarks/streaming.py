@@ -5,7 +5,7 @@ writes JSON.
     python -m benchmarks.streaming --seconds 60 --out benchmarks/results/streaming.json
     python -m benchmarks.streaming --device cuda --official-size --latency-targets 30 60 \
         --official-size-settings "H100 L100 W1270" --out benchmarks/results/streaming_gpu.json
-    python -m benchmarks.streaming --models default lowlatency --paths fast --settings auto \
+    python -m benchmarks.streaming --models default lowlatency --paths fast --settings \
         --latency-targets 30 40 500 --load none busy-core --out benchmarks/results/streaming_lowlatency.json
 
 Each model runs twice, side by side: the reference forward (eager float32, as loaded) and the fast
@@ -148,7 +148,7 @@ def main() -> None:
     )
     parser.add_argument("--models", nargs="+", choices=("default", "lowlatency"), default=["default"], help="bundled models to run")
     parser.add_argument("--paths", nargs="+", choices=("reference", "fast"), default=["reference", "fast"])
-    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS), help="the ResUNet's settings to run")
+    parser.add_argument("--settings", nargs="*", choices=list(SETTINGS), default=list(SETTINGS), help="the ResUNet's settings to run (none: only the latency targets)")
     parser.add_argument(
         "--load", nargs="+", choices=LOADS, default=["none"],
         help="none: as the machine is; busy-core: every row again with a busy process on one core",

@@ -38,11 +38,12 @@ SLIDER_VALUE_WIDTH_PX = 70
 DEFAULT_VIRTUAL_MIC = "lass-live"
 DEFAULT, LOWLATENCY = "default", "lowlatency"
 # The bundled models by what they cost and give, from the benchmarks on this project's 2-core CPU:
-# latency from benchmarks/results/streaming_lowlatency.json (paced, 48 kHz), quality from the
-# generated and real held-out sets (benchmarks/results/lowlatency_*.json, default_*.json).
+# latency from benchmarks/results/streaming_lowlatency.json (60 s paced at 48 kHz: the default at
+# 500 ms and the low-latency model at 40 ms with no dropout, quiet or with one core busy), quality as
+# SI-SDRi on the real held-out recordings (lowlatency_real_heldout.json, default_real_heldout_rebuilt_lib3.json).
 BUNDLED_CHOICES = (
-    ("Bundled: best quality (about 450 ms on 2 CPU cores; 8.2 dB)", DEFAULT),
-    ("Bundled: low latency (30 ms; QUALITY dB)", LOWLATENCY),
+    ("Bundled: best quality (about 500 ms on 2 CPU cores; 6.6 dB on real recordings)", DEFAULT),
+    ("Bundled: low latency (30-40 ms on 2 CPU cores; 4.6 dB on real recordings)", LOWLATENCY),
 )
 
 
