@@ -52,7 +52,7 @@ def parse_query(text: str) -> str | QuerySet:
     split = lambda part: tuple(p.strip() for p in part.split(AND))
     include, exclude = split(parts[0]), split(parts[1]) if len(parts) > 1 else ()
     if len(include) + len(exclude) > 1 and not all([*include, *exclude]):
-        raise ValueError(f"{shown(text)!r}: name a sound on each side of + and of 'but not', e.g. 'speech + guitar but not drums'")
+        raise ValueError(f"{shown(text)!r} has an empty part: name a sound on each side of + and of 'but not', e.g. 'speech + guitar but not drums'")
     check_texts([*include, *exclude])
     return include[0] if len(include) == 1 and not exclude else QuerySet(include, exclude)
 

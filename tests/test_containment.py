@@ -208,7 +208,7 @@ def test_a_part_file_of_a_killed_run_is_gone_after_the_next_run(small_bundle, co
 
 def test_a_realtime_file_run_whose_worker_falls_behind_fails_and_says_how_much(stream_command, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(SlowEngine, "delay_s", 0.3)
-    monkeypatch.setattr("cli.stream.Engine", SlowEngine)  # the worker takes 0.3 s more per cycle
+    monkeypatch.setattr("realtime.assembly.Engine", SlowEngine)  # the worker takes 0.3 s more per cycle
     x, args = stream_command(2.0)
     assert main(args + ["--hop-ms", "100", "--block", "480", "--realtime"]) == 1
     error = capsys.readouterr().err
