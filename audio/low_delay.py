@@ -38,11 +38,6 @@ class LowDelayResampler:
         self.received = 0  # input samples fed
         self.made = 0  # output samples released
 
-    @property
-    def delay_in_input_samples(self) -> float:
-        """How far the filter reaches past an output's time: what it holds back, in input samples."""
-        return self.delay / self.up
-
     def resample_chunk(self, samples: np.ndarray) -> np.ndarray:
         """``(n,)`` float32 input -> the output samples whose input has now all arrived."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)

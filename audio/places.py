@@ -25,9 +25,8 @@ BYTES_PER_SAMPLE = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2,
 COMPRESSED_BYTES_PER_SECOND = 40_000  # per channel: above the highest bit rates of Vorbis, Opus and MP3
 START_TIME_SLACK_S = 1.0  # the kernel's boot time is in whole seconds
 # The formats people ask for, as this libsndfile writes them (MP3 since libsndfile 1.1).
-WRITABLE_EXAMPLES = " or ".join(
-    ", ".join(f".{name.lower()}" for name in ("WAV", "FLAC", "OGG", "MP3") if name in sf.available_formats()).rsplit(", ", 1)
-)
+_WRITABLE = [f".{name.lower()}" for name in ("WAV", "FLAC", "OGG", "MP3") if name in sf.available_formats()]
+WRITABLE_EXAMPLES = f"{', '.join(_WRITABLE[:-1])} or {_WRITABLE[-1]}"
 
 
 class OutputPlaceError(Exception):

@@ -49,9 +49,8 @@ from realtime.assembly import LiveRequest, engine_settings
 from realtime.contract import StreamShape
 from realtime.engine import Engine, EngineSettings, live_separator
 from realtime.file_stream import stream_array
-from realtime.streaming import StreamingSeparator, StreamSettings
+from realtime.streaming import StreamSettings, runs_cuda_graph
 from realtime.tuning import plan_lowlatency, recommended_settings
-from realtime.window_pass import CudaGraphWindowPass
 from models.metrics import sdr
 
 AUTO = "auto (measured)"
@@ -114,7 +113,7 @@ def paced_run(net: SeparationNet, film: dict, settings: EngineSettings, seconds:
     stats = engine.stats.snapshot()
     return {
         "device": str(net.device),
-        "pass": "CUDA graph" if _captured(engine) else "eager",
+        "pass": "CUDA graph" if runs_cuda_graph(engine.separator) else "eager",
         "block": settings.block_frames,
         "compute_margin_ms": 1000 * engine.compute_margin_samples / rate,
         "latency_ms": engine.latency_ms,
@@ -208,11 +207,6 @@ class BusyCore:
     def __exit__(self, *exc: object) -> None:
         self._process.kill()
         self._process.wait()
-
-
-def _captured(engine: Engine) -> bool:
-    separator = engine.separator
-    return isinstance(separator, StreamingSeparator) and isinstance(separator.window_pass, CudaGraphWindowPass)
 
 
 def _format(row: dict) -> str:

@@ -54,6 +54,10 @@ class SeparationConfig:
     output_channels: int = 1
     condition_dim: int = CONDITION_DIM
 
+    def metadata(self) -> dict[str, float]:
+        """What a bundle records of this shape: the width (the rest is the official model's)."""
+        return {"width": self.width}
+
     def channels(self) -> tuple[int, ...]:
         """Channel counts (pre-conv, encoder 1-6, centre), scaled by ``width``, at least 4 each."""
         return tuple(max(4, int(round(c * self.width))) for c in RESUNET30_CHANNELS)

@@ -62,8 +62,8 @@ def save_bundle(path: Path, net: SeparationNet, query_state: StateDict, query_ki
     records the architecture and shape."""
     tensors = {SEPARATION_PREFIX + k: v.contiguous() for k, v in net.state_dict().items()}
     tensors |= {BUNDLE_QUERY_PREFIX + k: v.contiguous() for k, v in query_state.items()}
-    shape = {"width": net.config.width} if isinstance(net, ResUNet30) else net.config.metadata()
-    metadata = {"format": BUNDLE_FORMAT, "architecture": net.architecture, "separation": json.dumps(shape), "query_net": query_kind}
+    shape = json.dumps(net.config.metadata())
+    metadata = {"format": BUNDLE_FORMAT, "architecture": net.architecture, "separation": shape, "query_net": query_kind}
     tmp = temporary_beside(Path(path))
     try:
         save_file(tensors, str(tmp), metadata=metadata | extra)

@@ -51,20 +51,25 @@ def stream_shape(net: SeparationNet, film: FilmOffsets, request: LiveRequest) ->
     """The ResUNet's windows (hop measured on this machine where not given), or the low-latency
     network's own frames (which take no hop, look-ahead or window)."""
     if isinstance(net, LowLatencyNet):
-        if request.window_options():
-            raise ValueError(f"the low-latency model has its own frames ({net.config.describe()}): drop {', '.join(request.window_options())}")
-        return net.config
+        return _own_frames(net, request)
     hop = ms_to_samples(request.hop_ms) if request.hop_ms is not None else recommended_settings(net, film).hop_samples
     lookahead = ms_to_samples(request.lookahead_ms) if request.lookahead_ms is not None else None
     window = ms_to_samples(request.window_ms) if request.window_ms is not None else None
     return settings_for_hop(hop, lookahead, window)
 
 
+def _own_frames(net: LowLatencyNet, request: LiveRequest) -> StreamShape:
+    """The low-latency network's frames; a hop, look-ahead or window asked of it is refused."""
+    if request.window_options():
+        raise ValueError(f"the low-latency model has its own frames ({net.config.describe()}): drop {', '.join(request.window_options())}")
+    return net.config
+
+
 def engine_settings(net: SeparationNet, film: FilmOffsets, rate_hz: int, request: LiveRequest) -> EngineSettings:
     """For a latency target: everything planned from timings of the model here; otherwise the
     request's block and stream settings, measured where not given."""
     if isinstance(net, LowLatencyNet):
-        stream_shape(net, film, request)  # refuses window options
+        _own_frames(net, request)
         return plan_lowlatency(net, film, rate_hz, request.latency_ms, request.block_frames)
     if request.latency_ms is None:
         block = DEFAULT_BLOCK_FRAMES if request.block_frames is None else request.block_frames

@@ -104,7 +104,8 @@ def live_separator(net: SeparationNet, film: FilmOffsets, stream: StreamShape, e
 
 @functools.cache
 def resampler_lag_samples(from_hz: int, to_hz: int, low_delay: bool = False) -> int:
-    """The most output samples a streaming soxr resampler holds back, fed as the worker feeds it.
+    """The most output samples the worker's streaming resampler (soxr's, or with ``low_delay``
+    :mod:`audio.low_delay`'s) holds back, fed as the worker feeds it.
 
     soxr returns its output in bursts of its own block: measured here with 10 ms pieces over two
     seconds, it holds back up to ~18 ms between 48 and 32 kHz, three times what one whole second fed

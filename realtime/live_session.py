@@ -33,9 +33,8 @@ from realtime.fallback import FALLBACK_DESCRIPTIONS
 from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
 from realtime.contract import SpectralFrames
-from realtime.streaming import StreamingSeparator
+from realtime.streaming import runs_cuda_graph
 from realtime.virtual_mic import VirtualMic, close_client, open_client
-from realtime.window_pass import CudaGraphWindowPass
 
 Phase = Literal["stopped", "starting", "running", "failed"]
 
@@ -390,8 +389,7 @@ def _remedy(engine: Engine) -> str:
 def _device_name(engine: Engine) -> str:
     """E.g. ``CPU, bfloat16`` or ``GPU, bfloat16, CUDA graph``: where, in which precision and how the
     separation net runs."""
-    net, separator = engine.net, engine.separator
+    net = engine.net
     dtype = str(net.compute_dtype or torch.float32).removeprefix("torch.")
-    captured = isinstance(separator, StreamingSeparator) and isinstance(separator.window_pass, CudaGraphWindowPass)
-    graph = ", CUDA graph" if captured else ""
+    graph = ", CUDA graph" if runs_cuda_graph(engine.separator) else ""
     return f"{'GPU' if net.device.type == 'cuda' else 'CPU'}, {dtype}{graph}"

@@ -41,10 +41,6 @@ class LowLatencyStream(HopFeeder):
         return self._condition
 
     @property
-    def film(self) -> FilmOffsets:
-        return self._condition[0]
-
-    @property
     def fallback_reason(self) -> str | None:
         return None  # one pass, eager: nothing faster is tried
 
@@ -60,19 +56,16 @@ class LowLatencyStream(HopFeeder):
         self.pending = np.zeros(0, dtype=np.float32)
         self.samples_in = 0
         self.samples_out = 0
-        self.frames = 0  # frames whose spectrum went through the GRU
         self.state: torch.Tensor | None = None  # (layers, rows, hidden)
         self.spectra: deque[torch.Tensor] = deque(maxlen=c.lookahead_frames + 1)  # (1, 1, bins) each
         self.overlap_add = np.zeros(c.window_samples, dtype=np.float32)  # from the next frame's start
         self._unpublished: list[tuple[np.ndarray, np.ndarray]] = []  # frames for the views, not yet published
 
-    @torch.inference_mode()
     def warm_up(self) -> None:
-        """One hop's computation, thrown away: one-off set-up must not land on a live hop."""
-        film, excluded = self._condition
-        frame = torch.zeros(1, 1, self.settings.window_samples)
-        masks, _ = self.net.masks(self.net.spectra(frame).expand(condition_rows(film), -1, -1), film)
-        self.net.synthesise(masks[:1] * self.net.spectra(frame))
+        """One hop of silence through the whole path, then forgotten: one-off set-up must not land on a
+        live hop."""
+        self._process_hop(np.zeros(self.settings.hop_samples, dtype=np.float32))
+        self.reset()
 
     @torch.inference_mode()
     def _process_hop(self, hop_samples: np.ndarray) -> np.ndarray:
@@ -87,28 +80,28 @@ class LowLatencyStream(HopFeeder):
         spectrum = self.net.spectra(torch.from_numpy(frame))[None, None]
         self.spectra.append(spectrum)
         mask = self._mask(spectrum)
-        self.frames += 1
-        if self.frames <= c.lookahead_frames:
+        frames = self.samples_in // c.hop_samples  # frames whose spectrum went through the GRU
+        if frames <= c.lookahead_frames:
             return np.zeros(0, dtype=np.float32)
         delayed = self.spectra[0]  # frame (frames - 1 - L), which this mask is for
-        self._publish(delayed.abs()[0, 0].numpy(), mask[0, 0].numpy())
+        self._publish(frames, delayed.abs()[0, 0].numpy(), mask[0, 0].numpy())
         self.overlap_add += self.net.synthesise(mask * delayed)[0, 0].numpy()
         final = self.overlap_add[: c.hop_samples].copy()
         self.overlap_add[: -c.hop_samples] = self.overlap_add[c.hop_samples :]
         self.overlap_add[-c.hop_samples :] = 0.0
         # The frame just added starts (N - H) before its end: the first (N/H - 1) frames' starts lie before sample 0.
-        if self.frames - c.lookahead_frames < c.overlap:
+        if frames - c.lookahead_frames < c.overlap:
             return np.zeros(0, dtype=np.float32)
         self.samples_out += c.hop_samples
         return final
 
-    def _publish(self, magnitude: np.ndarray, mask: np.ndarray) -> None:
+    def _publish(self, hop_index: int, magnitude: np.ndarray, mask: np.ndarray) -> None:
         """Gather the frames for the live views and publish them every ``PUBLISH_HOPS`` hops: a view
         that looks 60 times a second sees every batch."""
         self._unpublished.append((magnitude, mask))
         if len(self._unpublished) == PUBLISH_HOPS:
             magnitudes, masks = (np.stack(part) for part in zip(*self._unpublished))
-            self.latest = SpectralFrames(self.frames, magnitudes, masks, self.settings.hop_samples)
+            self.latest = SpectralFrames(hop_index, magnitudes, masks, self.settings.hop_samples)
             self._unpublished = []
 
     def _mask(self, spectrum: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ import numpy as np
 from models.config import HOP_LENGTH, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.contract import HopFeeder, SpectralFrames
-from realtime.window_pass import window_pass
+from realtime.window_pass import CudaGraphWindowPass, window_pass
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,11 @@ class StreamSettings:
             f"hop {samples_to_ms(self.hop_samples):g} ms, look-ahead {samples_to_ms(self.lookahead_samples):.1f} ms, "
             f"crossfade {samples_to_ms(self.crossfade_samples):g} ms"
         )
+
+
+def runs_cuda_graph(separator: object) -> bool:
+    """Whether a live separator is the ResUNet's streamer replaying a captured CUDA graph."""
+    return isinstance(separator, StreamingSeparator) and isinstance(separator.window_pass, CudaGraphWindowPass)
 
 
 def crossfade_window(length: int, crossfade: int) -> np.ndarray:
