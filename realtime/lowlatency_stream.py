@@ -11,13 +11,12 @@ new FiLM offsets from the next hop; the GRU state carries on.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 
-from models.lowlatency import LowLatencyConfig, LowLatencyNet, combine_masks, condition_rows
+from models.lowlatency import LowLatencyConfig, LowLatencyNet, combine_masks
+from models.lowlatency_step import FrameStep, one_blas_thread
 from models.resunet import FilmOffsets
 from realtime.contract import HopFeeder, SpectralFrames
 
@@ -26,28 +25,31 @@ PUBLISH_HOPS = 5  # 20 ms of frames per publication for the live views
 
 class LowLatencyStream(HopFeeder):
     """Holds the last ``N - H`` input samples, the GRU state, the spectra waiting for their mask and
-    the overlap-add of the frames not yet final."""
+    the overlap-add of the frames not yet final. The hops run :class:`models.lowlatency_step.FrameStep`,
+    the network's weights in NumPy."""
 
     def __init__(self, net: LowLatencyNet, film: FilmOffsets, excluded: int = 0) -> None:
         self.net = net.eval()
         self.settings: LowLatencyConfig = net.config
-        self._condition = (film, excluded)
+        self.step = FrameStep(self.net)
+        self.set_condition(film, excluded)
         self.infer = True  # False: keep time moving but skip the network (output silence)
         self.latest: SpectralFrames | None = None  # replaced (never mutated) once per hop
         self.reset()
 
     @property
     def condition(self) -> tuple[FilmOffsets, int]:
-        return self._condition
+        film, excluded, _ = self._condition
+        return film, excluded
 
     @property
     def fallback_reason(self) -> str | None:
-        return None  # one pass, eager: nothing faster is tried
+        return None  # one path: nothing faster is tried
 
     def set_condition(self, film: FilmOffsets, excluded: int = 0) -> None:
         """Use ``film`` (one row per sound, the last ``excluded`` left out) from the next hop; a
-        reference swap of both at once, safe from any thread."""
-        self._condition = (film, excluded)
+        reference swap of all at once, safe from any thread."""
+        self._condition = (film, excluded, self.step.film(film))
 
     def reset(self) -> None:
         """Forget all audio: the next sample fed is sample 0 of a new stream."""
@@ -56,8 +58,8 @@ class LowLatencyStream(HopFeeder):
         self.pending = np.zeros(0, dtype=np.float32)
         self.samples_in = 0
         self.samples_out = 0
-        self.state: torch.Tensor | None = None  # (layers, rows, hidden)
-        self.spectra: deque[torch.Tensor] = deque(maxlen=c.lookahead_frames + 1)  # (1, 1, bins) each
+        self.state: np.ndarray | None = None  # (layers, rows, hidden)
+        self.spectra: deque[np.ndarray] = deque(maxlen=c.lookahead_frames + 1)  # (bins,) each
         self.overlap_add = np.zeros(c.window_samples, dtype=np.float32)  # from the next frame's start
         self._unpublished: list[tuple[np.ndarray, np.ndarray]] = []  # frames for the views, not yet published
 
@@ -67,9 +69,8 @@ class LowLatencyStream(HopFeeder):
         self._process_hop(np.zeros(self.settings.hop_samples, dtype=np.float32))
         self.reset()
 
-    @torch.inference_mode()
     def _process_hop(self, hop_samples: np.ndarray) -> np.ndarray:
-        with one_thread():
+        with one_blas_thread():
             return self._hop(hop_samples)
 
     def _hop(self, hop_samples: np.ndarray) -> np.ndarray:
@@ -77,15 +78,15 @@ class LowLatencyStream(HopFeeder):
         frame = np.concatenate([self.context, hop_samples])
         self.context = frame[c.hop_samples :]
         self.samples_in += c.hop_samples
-        spectrum = self.net.spectra(torch.from_numpy(frame))[None, None]
+        spectrum = self.step.spectrum(frame)
         self.spectra.append(spectrum)
-        mask = self._mask(spectrum)
+        mask = self._mask(np.abs(spectrum))
         frames = self.samples_in // c.hop_samples  # frames whose spectrum went through the GRU
         if frames <= c.lookahead_frames:
             return np.zeros(0, dtype=np.float32)
         delayed = self.spectra[0]  # frame (frames - 1 - L), which this mask is for
-        self._publish(frames, delayed.abs()[0, 0].numpy(), mask[0, 0].numpy())
-        self.overlap_add += self.net.synthesise(mask * delayed)[0, 0].numpy()
+        self._publish(frames, np.abs(delayed), mask)
+        self.overlap_add += self.step.synthesise(mask * delayed)
         final = self.overlap_add[: c.hop_samples].copy()
         self.overlap_add[: -c.hop_samples] = self.overlap_add[c.hop_samples :]
         self.overlap_add[-c.hop_samples :] = 0.0
@@ -104,27 +105,13 @@ class LowLatencyStream(HopFeeder):
             self.latest = SpectralFrames(hop_index, magnitudes, masks, self.settings.hop_samples)
             self._unpublished = []
 
-    def _mask(self, spectrum: torch.Tensor) -> torch.Tensor:
-        """``(1, 1, bins)`` spectrum -> the ``(1, 1, bins)`` combined mask of the query in use."""
-        film, excluded = self._condition
-        rows = condition_rows(film)
+    def _mask(self, magnitude: np.ndarray) -> np.ndarray:
+        """``(bins,)`` magnitude -> the ``(bins,)`` combined mask of the query in use."""
+        _, excluded, film = self._condition
         if not self.infer:
             self.state = None
-            return torch.zeros(1, 1, spectrum.shape[-1])
-        if self.state is not None and self.state.shape[1] != rows:
-            self.state = None  # another number of sounds: their states start afresh
-        masks, self.state = self.net.masks(spectrum.expand(rows, -1, -1), film, self.state)
-        return combine_masks(masks, excluded) if rows > 1 else masks
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """PyTorch on one thread for a hop's few small operations: a second thread only waits for its
-    share, and on a busy machine it waits for a core (cycles of 0.7 ms took up to 17 ms with two
-    threads while another program kept both cores busy)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+            return np.zeros_like(magnitude)
+        if self.state is None or self.state.shape[1] != film.rows:
+            self.state = self.step.initial_state(film.rows)  # another number of sounds: their states start afresh
+        masks = self.step.masks(magnitude, film, self.state)
+        return combine_masks(torch.from_numpy(masks), excluded)[0].numpy() if film.rows > 1 else masks[0]

@@ -20,7 +20,7 @@ from realtime.engine import Controls, Engine, EngineSettings, resampler_lag_samp
 from realtime.file_stream import stream_array
 from realtime.lowlatency_stream import LowLatencyStream
 
-CONFIG = LowLatencyConfig(hidden=32, layers=1)
+CONFIG = LowLatencyConfig(hidden=32, layers=2)
 
 
 @pytest.fixture(scope="module")
