@@ -179,3 +179,19 @@ def test_train_takes_the_low_latency_architecture_and_prints_only_the_run(tmp_pa
     assert bundle_metadata(bundle)["architecture"] == "lowlatency" and isinstance(load_separation_net(bundle), LowLatencyNet)
     assert main(["train", "--out", str(tmp_path / "ft"), "--init-checkpoint", str(bundle), "--steps", "1"]) == 2
     assert "holds a lowlatency network, not resunet: pass --architecture lowlatency" in capfd.readouterr().err
+
+
+def test_a_low_latency_fine_tune_takes_another_look_ahead(tmp_path):
+    """`--lookahead-frames` with `--init-checkpoint`: the same weights, the mask applied that many
+    frames back; the bundle records it. The ResUNet has no look-ahead to set."""
+    from models.loading import load_separation_net
+
+    base = ["--steps", "1", "--batch-size", "2", "--segment-samples", "9920", "--val-items", "2", "--val-every", "1000", "--warmup-steps", "1"]
+    first = tmp_path / "first"
+    assert main(["train", "--out", str(first), "--architecture", "lowlatency", *base]) == 0
+    shifted = tmp_path / "shifted"
+    args = ["train", "--out", str(shifted), "--architecture", "lowlatency", "--init-checkpoint", str(first / "model.safetensors")]
+    assert main(args + ["--lookahead-frames", "3", *base]) == 0
+    assert load_separation_net(shifted / "model.safetensors").config.lookahead_frames == 3
+    assert load_separation_net(first / "model.safetensors").config.lookahead_frames == 1
+    assert main(["train", "--out", str(tmp_path / "resunet"), "--lookahead-frames", "2", *base]) == 2

@@ -26,6 +26,7 @@ class TrainConfig:
     warmup_steps: int = 200
     width: float = 0.25
     architecture: str = "resunet"  # or "lowlatency": models.lowlatency, made for streaming
+    lookahead_frames: int | None = None  # the low-latency network's; None: its default, or the checkpoint's
     seed: int = 0
     data: Path | None = None
     captions: Path | None = None
@@ -56,6 +57,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="resunet: the AudioSep ResUNet30 (best quality, streamed in overlapping windows); "
         "lowlatency: the streaming-native network (causal frames, 16 ms algorithmic latency)",
     )
+    parser.add_argument(
+        "--lookahead-frames", type=int,
+        help="lowlatency: frames of look-ahead (4 ms each; default 1, or --init-checkpoint's); "
+        "with --init-checkpoint, fine-tunes its network to another look-ahead",
+    )
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
     parser.add_argument("--captions", type=Path, help="captions CSV (file,caption) or JSON for --data")
@@ -82,7 +88,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         out_dir=args.out, steps=args.steps, batch_size=args.batch_size, segment_samples=args.segment_samples,
-        learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, architecture=args.architecture, seed=args.seed, data=args.data,
+        learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, architecture=args.architecture,
+        lookahead_frames=args.lookahead_frames, seed=args.seed, data=args.data,
         captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,

@@ -12,6 +12,7 @@ a bundle that ``lass separate --checkpoint`` and the app load directly.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import logging
 import warnings
 from pathlib import Path
@@ -50,7 +51,9 @@ TRAIN_PHRASING_PROBABILITY = 0.5
 
 def build_models(config: TrainConfig) -> tuple[SeparationNet, torch.nn.Module]:
     """From ``init_checkpoint`` (its own query net), or fresh with the MiniLM query net: a ResUNet30 at
-    ``width`` or the low-latency network, as ``architecture`` says."""
+    ``width`` or the low-latency network, as ``architecture`` says, at ``lookahead_frames`` if given."""
+    if config.lookahead_frames is not None and config.architecture != LOWLATENCY:
+        raise ValueError("--lookahead-frames is the low-latency network's: pass --architecture lowlatency")
     if config.init_checkpoint is not None:
         net = load_separation_net(config.init_checkpoint)
         if net.architecture != config.architecture:
@@ -58,12 +61,22 @@ def build_models(config: TrainConfig) -> tuple[SeparationNet, torch.nn.Module]:
                 f"{config.init_checkpoint} holds a {net.architecture} network, not {config.architecture}: "
                 f"pass --architecture {net.architecture}, or another --init-checkpoint"
             )
-        return net.train(), load_query_net(config.init_checkpoint)
+        return with_lookahead(net, config.lookahead_frames).train(), load_query_net(config.init_checkpoint)
     if config.architecture == LOWLATENCY:
-        return LowLatencyNet(), MiniLmQueryNet()
+        return with_lookahead(LowLatencyNet(), config.lookahead_frames), MiniLmQueryNet()
     net = ResUNet30(SeparationConfig(width=config.width))
     net.init_identity_phase()
     return net, MiniLmQueryNet()
+
+
+def with_lookahead(net: SeparationNet, lookahead_frames: int | None) -> SeparationNet:
+    """``net`` itself, or (a low-latency network) the same weights with ``lookahead_frames`` of
+    look-ahead: the look-ahead only shifts which frame a mask applies to, so no weight changes shape."""
+    if lookahead_frames is None or not isinstance(net, LowLatencyNet) or lookahead_frames == net.config.lookahead_frames:
+        return net
+    shifted = LowLatencyNet(replace(net.config, lookahead_frames=lookahead_frames))
+    shifted.load_state_dict(net.state_dict())
+    return shifted
 
 
 class MixtureData(L.LightningDataModule):
