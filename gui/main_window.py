@@ -15,10 +15,11 @@ from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QButtonGroup, QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMainWindow,
-    QMessageBox, QProgressBar, QPushButton, QRadioButton, QSlider, QVBoxLayout, QWidget,
+    QMessageBox, QProgressBar, QPushButton, QRadioButton, QSizePolicy, QSlider, QVBoxLayout, QWidget,
 )
 
 from gui.chips import QueryChips, chips_query, query_chips
+from gui.elided_label import ElidedLabel
 from gui.meters import LevelMeter, dbfs
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_columns, display_db
 from models.queries import QuerySet, describe, parse_query
@@ -35,6 +36,10 @@ RECENT_QUERIES = 12
 RATES_HZ = (32_000, 44_100, 48_000)
 QUERY_STATE_WIDTH_PX = 220
 SLIDER_VALUE_WIDTH_PX = 70
+SLIDER_MIN_WIDTH_PX = 90  # the dry/wet and gain sliders stay usable however long the query's state
+RECORDING_MIN_WIDTH_PX = 160
+MODEL_LABEL_MIN_WIDTH_PX = 140
+DEVICE_NAME_CHARS, BUNDLED_CHOICE_CHARS = 14, 30  # what a closed menu shows; its list shows the whole names
 DEFAULT_VIRTUAL_MIC = "lass-live"
 DEFAULT, LOWLATENCY = "default", "lowlatency"
 # The bundled models by what they cost and give, from the benchmarks on this project's 2-core CPU:
@@ -45,6 +50,15 @@ BUNDLED_CHOICES = (
     ("Bundled: best quality (about 500 ms on 2 CPU cores; 6.6 dB on real recordings)", DEFAULT),
     ("Bundled: low latency (30-40 ms on 2 CPU cores; 4.6 dB on real recordings)", LOWLATENCY),
 )
+
+
+def fit_to_width(combo: QComboBox, chars: int) -> None:
+    """A menu whose closed width is ``chars`` characters whatever its items, and whose list is as wide
+    as its longest item: long device or model names never widen the window."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
+    combo.model().rowsInserted.connect(lambda *_: combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0)))
 
 
 class MainWindow(QMainWindow):
@@ -59,14 +73,16 @@ class MainWindow(QMainWindow):
         self._shown_error: str | None = None
         self._shown_start_error: str | None = None
         self._loading_name: str | None = None
-        self.status = QLabel("stopped")
-        self.warning = QLabel("")
+        # Statuses, warnings, model names and saved paths can be any length: they never widen the window.
+        self.status = ElidedLabel("stopped")
+        self.warning = ElidedLabel("")
         self.warning.setStyleSheet("color: #c0392b")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(self._build_io_row())
         layout.addLayout(self._build_query_row())
         layout.addLayout(self._build_chips_row())
+        layout.addLayout(self._build_mix_row())
         layout.addLayout(self._build_model_row())
         layout.addWidget(self._build_views(), stretch=1)
         layout.addWidget(self.status)
@@ -83,6 +99,8 @@ class MainWindow(QMainWindow):
     def _build_io_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.input_device, self.output_device, self.rate = QComboBox(), QComboBox(), QComboBox()
+        for combo in (self.input_device, self.output_device):
+            fit_to_width(combo, DEVICE_NAME_CHARS)
         try:
             devices = list_devices()
             self.device_problem = None if devices else NO_DEVICES  # said in the warning line once the window is built
@@ -120,14 +138,29 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout()
         self.query = QComboBox(editable=True)
         self.query.setMinimumWidth(260)
+        self.query.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.query.lineEdit().setPlaceholderText("describe the sound, e.g. dog barking; several: speech + guitar, music but not the vocals")
         self.query.lineEdit().textEdited.connect(lambda _: self.debounce.start())
         self.query.activated.connect(lambda _: self._query_settled())
-        self.query_state = QLabel("")
+        self.query_state = ElidedLabel("", QUERY_STATE_WIDTH_PX)  # a longer state never shifts the controls
         self.add_chip = QPushButton("+ Add", clicked=self._add_chips)
         self.add_chip.setToolTip("keep this description as a chip, to separate several sounds at once")
         self.example_clip = QPushButton("Example clip…", clicked=self._choose_example_clip)
         self.example_clip.setToolTip("query with a recording of the sound instead of a description (CLAP models)")
+        for widget in (QLabel("Query"), self.query, self.add_chip, self.example_clip, self.query_state):
+            row.addWidget(widget)
+        return row
+
+    def _build_chips_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.chips = QueryChips()
+        self.chips.changed.connect(self._chips_changed)
+        row.addWidget(self.chips, stretch=1)
+        return row
+
+    def _build_mix_row(self) -> QHBoxLayout:
+        """Isolate or remove, dry/wet and gain, and the presets that keep them with the sounds."""
+        row = QHBoxLayout()
         self.isolate, self.remove = QRadioButton("Isolate"), QRadioButton("Remove")
         self.isolate.setChecked(True)
         modes = QButtonGroup(self)
@@ -140,29 +173,21 @@ class MainWindow(QMainWindow):
         self.gain = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=200, value=100)
         self.gain_value = QLabel("")
         self.gain.valueChanged.connect(self._gain_changed)
-        self.query_state.setMinimumWidth(QUERY_STATE_WIDTH_PX)  # a longer state never shifts the controls
         for label in (self.wet_value, self.gain_value):
             label.setMinimumWidth(SLIDER_VALUE_WIDTH_PX)
-        for widget in (QLabel("Query"), self.query, self.add_chip, self.example_clip, self.query_state, self.isolate, self.remove,
-                       QLabel("Dry/wet"), self.wet, self.wet_value, QLabel("Gain"), self.gain, self.gain_value):
-            row.addWidget(widget)
-        self._wet_changed(self.wet.value())
-        self._gain_changed(self.gain.value())
-        return row
-
-    def _build_chips_row(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.chips = QueryChips()
-        self.chips.changed.connect(self._chips_changed)
+        for slider in (self.wet, self.gain):
+            slider.setMinimumWidth(SLIDER_MIN_WIDTH_PX)
         self.presets = QComboBox()
         self.presets.setPlaceholderText("Presets")
         self.presets.activated.connect(lambda index: self._apply_preset(self.presets.itemText(index)))
         self._fill_presets()
         save = QPushButton("Save preset…", clicked=self._save_preset)
         save.setToolTip("save the sounds, the mode and the dry/wet mix under a name (also for lass stream --preset)")
-        row.addWidget(self.chips, stretch=1)
-        row.addWidget(self.presets)
-        row.addWidget(save)
+        for widget in (self.isolate, self.remove, QLabel("Dry/wet"), self.wet, self.wet_value, QLabel("Gain"), self.gain, self.gain_value,
+                       self.presets, save):
+            row.addWidget(widget)
+        self._wet_changed(self.wet.value())
+        self._gain_changed(self.gain.value())
         return row
 
     def _add_chips(self) -> None:
@@ -239,19 +264,20 @@ class MainWindow(QMainWindow):
 
     def _build_model_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.model_label = QLabel(f"Model: {self.session.model_name}")
+        self.model_label = ElidedLabel(f"Model: {self.session.model_name}", MODEL_LABEL_MIN_WIDTH_PX, Qt.TextElideMode.ElideMiddle)
         self.loading = QProgressBar(minimum=0, maximum=0, visible=False)
         row.addWidget(self.model_label)
         self.bundled = QComboBox(toolTip="the bundled models: what each costs in latency, and what it separates (SI-SDRi on held-out mixtures)")
         for text, checkpoint in BUNDLED_CHOICES:
             self.bundled.addItem(text, checkpoint)
+        fit_to_width(self.bundled, BUNDLED_CHOICE_CHARS)
         self.bundled.activated.connect(lambda index: self.load_bundled(self.bundled.itemData(index)))
         row.addWidget(self.bundled)
         row.addWidget(QPushButton("Official checkpoint…", clicked=self._choose_checkpoint))
         row.addWidget(QPushButton("Download official", clicked=lambda: self._load(lambda: Separator.from_checkpoint(official_checkpoint()), "official (hub)")))
         row.addWidget(self.loading)
         self.record = QPushButton("Record", checkable=True, toggled=self._toggle_recording)
-        self.recording = QLabel("")  # where the recording goes, and for how long it has run
+        self.recording = ElidedLabel("", RECORDING_MIN_WIDTH_PX, Qt.TextElideMode.ElideMiddle)  # where the recording goes, for how long
         self.recording.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row.addWidget(self.record)
         row.addWidget(self.recording)

@@ -457,3 +457,24 @@ def test_cancelling_the_file_dialog_keeps_the_file_already_chosen(window, monkey
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: ("", ""))
     window._choose_input_file()
     assert window.input_file == EXAMPLE and window.input_file_button.text() == EXAMPLE.name
+
+
+def test_long_statuses_and_saved_paths_never_widen_the_window(window, qtbot):
+    """A saved recording's two full paths, a long warning, status and model name: the window asks for no
+    more width than before (before, "saved <two paths>" widened it to 1593 px on a 1400 px screen),
+    each text is whole in its tooltip, and the sliders keep a usable width. The window fits a 1280 px
+    screen from the start."""
+    from gui.main_window import SLIDER_MIN_WIDTH_PX
+
+    before = window.minimumSizeHint().width()
+    long_path = "/home/someone/" + "a-long-folder-name/" * 12 + "2026-12-06 21-00-00 output.wav"
+    window.recording.setText(f"saved {long_path}, {long_path.replace('output', 'input')}")
+    window.warning.setText("this machine is not keeping up " * 10)
+    window.status.setText("separating · " * 40)
+    window.query_state.setText("active: a dog barking · unknown to this model (nearest: siren, 0.49) " * 3)
+    window.model_label.setText("Model: " + "very-long-checkpoint-name-" * 10 + ".safetensors")
+    qtbot.wait(50)
+    assert window.minimumSizeHint().width() == before <= 1100
+    assert window.width() == 1100
+    assert window.recording.toolTip().startswith("saved /home/someone/") and window.recording.text().endswith("input.wav")
+    assert min(window.wet.width(), window.gain.width()) >= SLIDER_MIN_WIDTH_PX
