@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self.bypass = QCheckBox("Bypass", toggled=lambda on: self.session.set_controls(bypass=on))
         self.virtual_mic = QCheckBox("Virtual mic")
         self.virtual_mic.setToolTip("publish the output as a microphone other apps record from (JACK, or PipeWire with pipewire-jack), instead of playing it")
+        self.virtual_mic.toggled.connect(lambda _: self._show_phase(self.session.status()))
         self.virtual_mic_name = QLineEdit(DEFAULT_VIRTUAL_MIC)
         self.virtual_mic_name.setMaximumWidth(110)
         for widget in (QLabel("In"), self.input_device, QLabel("Out"), self.output_device, self.rate, self.hop,
@@ -323,7 +324,9 @@ class MainWindow(QMainWindow):
         """The Start button and the status line follow the session's phase; a failed start is said once."""
         phase = status["phase"]
         self.start_button.setText({"starting": "Starting…", "running": "Stop"}.get(phase, "Start"))
-        self.start_button.setEnabled(phase != "starting")
+        playable = phase == "running" or self.output_device.count() > 0 or self.virtual_mic.isChecked()
+        self.start_button.setEnabled(phase != "starting" and playable)
+        self.start_button.setToolTip("" if playable else "no device to play to: tick Virtual mic to publish the output instead")
         if phase == "starting":
             self.status.setText("starting: encoding the query and measuring this machine…")
         elif phase == "failed" and status["start_error"] != self._shown_start_error:

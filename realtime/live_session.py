@@ -177,6 +177,10 @@ class LiveSession:
         net, query = self.separator.separation_net, self.query
         film = film_of(net, self.embed(query))
         hop_ms = choice.hop_ms if choice.hop_ms is not None else self.adapted_hop_ms
+        if choice.virtual_mic is None:  # no server or no device: said at once, not after measuring this machine
+            choice = replace(choice, output_device=find_device(choice.output_device, "output"))
+            if choice.input_file is None:
+                choice = replace(choice, input_device=find_device(choice.input_device, "input"))
         client, loopback = open_client(choice.virtual_mic) if choice.virtual_mic is not None else (None, None)
         if client is not None:  # the engine runs at the server's rate and period
             choice = replace(choice, rate_hz=client.samplerate, block_frames=client.blocksize)
@@ -214,9 +218,8 @@ class LiveSession:
             mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
         if client is not None:
             return VirtualMic(client, engine, mono, loopback, loop=True)
-        find_device(choice.output_device, "output")  # no server or no device: said plainly, not as PortAudio's -1
         if mono is None:
-            return DuplexStream(engine, find_device(choice.input_device, "input"), choice.output_device)
+            return DuplexStream(engine, choice.input_device, choice.output_device)
         return FileInputStream(engine, mono, choice.output_device)
 
     def stop(self) -> None:

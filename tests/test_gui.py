@@ -392,6 +392,11 @@ NO_AUDIO_PROBE = (
     "window.refresh()\n"
     "print(window.status.text())\n"
     "print(window.warning.text())\n"
+    "enabled = [window.start_button.isEnabled()]\n"
+    "window.virtual_mic.setChecked(True)\n"
+    "enabled.append(window.start_button.isEnabled())\n"
+    "window.virtual_mic.setChecked(False)\n"
+    "print(*enabled, window.start_button.isEnabled())\n"
     "window.hop.setCurrentIndex(window.hop.findData(400))\n"
     "window.toggle_running()\n"
     "window.session.stop()\n"
@@ -400,26 +405,31 @@ NO_AUDIO_PROBE = (
 
 
 def _probe_window(tmp_path, env, wrap=lambda command: command):
-    """The app's window in a process of its own: its status and warning lines, then Start's result."""
+    """The app's window in a process of its own: its status and warning lines, whether Start is enabled
+    (as it opens, with Virtual mic ticked, and unticked again), then the result of starting anyway (the
+    shortcut)."""
     import subprocess
     import sys
 
     command = wrap([sys.executable, "-c", NO_AUDIO_PROBE, str(tmp_path / "s.ini")])
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 3, result.stderr[-2000:]
+    assert len(lines) == 4, result.stderr[-2000:]
     return lines
 
 
 def test_with_no_audio_server_the_app_says_what_to_start(tmp_path):
-    """No server to reach (and no sound card): the window says so, and Start fails with the same words."""
+    """No server to reach (and no sound card): the window says so, Start is enabled only where the output
+    can go to a virtual microphone, and starting anyway fails with the same words, before it measures
+    the machine."""
     import os
 
     env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "JACK_DEFAULT_SERVER": "no-such-server", "JACK_NO_START_SERVER": "1"}
     lines = _probe_window(tmp_path, env)
     assert lines[0] == "no audio devices"
     assert lines[1].startswith("no audio devices: is an audio server running? Start PipeWire, PulseAudio or JACK")
-    assert lines[2].startswith("failed no audio devices: is an audio server running?")
+    assert lines[2] == "False True False"
+    assert lines[3].startswith("failed no audio devices: is an audio server running?")
 
 
 @pytest.mark.skipif(not can_hide_portaudio(), reason="hiding the PortAudio library needs root and unshare")
@@ -429,7 +439,8 @@ def test_without_portaudio_the_app_opens_and_says_what_to_install(tmp_path):
     lines = _probe_window(tmp_path, os.environ | {"QT_QPA_PLATFORM": "offscreen"}, without_portaudio)
     assert lines[0] == "no audio devices"
     assert lines[1].startswith("the PortAudio library is not installed") and "apt-get install libportaudio2" in lines[1]
-    assert lines[2].startswith("failed the PortAudio library is not installed")
+    assert lines[2] == "False True False"
+    assert lines[3].startswith("failed the PortAudio library is not installed")
 
 
 def test_the_low_latency_choice_runs_the_low_latency_model_and_its_views(window, qtbot):
