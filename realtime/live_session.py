@@ -46,6 +46,12 @@ HOP_CHOICES_MS = (50, 100, 200, 400, 800, 1600)
 BEHIND_WINDOW_S = 2.0
 # With the hop on auto, an engine behind this long without a break is restarted at a larger hop.
 ADAPT_AFTER_S = 3.0
+# A raised hop comes down again, a step at a time, once the load has passed: after this long without
+# being late, when its last hops took at most RECOVER_RTF of the smaller hop (a window pass costs
+# about the same at any hop), and never below the hop measured at start.
+RECOVER_AFTER_S = 10.0
+RECOVER_RTF = 0.5
+RECENT_HOPS = 8
 
 
 class RecentLateness:
@@ -109,6 +115,8 @@ class LiveSession:
         self._loader: threading.Thread | None = None
         self._lateness = RecentLateness()
         self.adapted_hop_ms: float | None = None  # the hop keep_up chose, with the hop on auto
+        self._measured_hop_ms: float | None = None  # the hop measured at start, with the hop on auto
+        self._running_since_s = 0.0
         self.query_match: tuple[Query, NearestSound | None] | None = None  # the last query encoded
         self.adaptation: str | None = None
 
@@ -137,20 +145,34 @@ class LiveSession:
     def keep_up(self) -> None:
         """Called regularly (the window's timer). With the hop on auto, an engine that has been behind
         for :data:`ADAPT_AFTER_S` is restarted in the background at the next larger hop the app offers;
-        ``adaptation`` says so. A hop the user chose is never changed (the warning says what to do), nor
-        the low-latency model's, which is its own."""
+        ``adaptation`` says so; once the load has passed it comes down again, a step at a time, to the
+        hop measured at start (:data:`RECOVER_AFTER_S`). A hop the user chose is never changed (the
+        warning says what to do), nor the low-latency model's, which is its own."""
         if self.phase != "running" or self.choice is None or self.choice.hop_ms is not None or self.engine is None:
             return
         if isinstance(self.engine.net, LowLatencyNet):
             return
         stats, now_s = self.engine.stats, time.monotonic()
         self._lateness.behind(stats.dropouts + stats.dropped_hops, now_s)
-        hop_samples = self.engine.settings.stream.hop_samples
-        larger_ms = next_hop_ms(hop_samples)
-        if self._lateness.behind_for_s(now_s) < ADAPT_AFTER_S or larger_ms is None:
-            return
-        self.adapted_hop_ms = larger_ms
-        self.adaptation = f"the hop was raised from {samples_to_ms(hop_samples):.0f} to {larger_ms} ms to keep up"
+        hop_ms = samples_to_ms(self.engine.settings.stream.hop_samples)
+        larger_ms = next_hop_ms(self.engine.settings.stream.hop_samples)
+        if self._lateness.behind_for_s(now_s) >= ADAPT_AFTER_S and larger_ms is not None:
+            self._restart_at(larger_ms, f"the hop was raised from {hop_ms:.0f} to {larger_ms:.0f} ms to keep up")
+        elif (smaller_ms := self._recovered_hop_ms(hop_ms, now_s)) is not None:
+            self._restart_at(smaller_ms, f"the hop was lowered from {hop_ms:.0f} to {smaller_ms:.0f} ms: the load has passed")
+
+    def _recovered_hop_ms(self, hop_ms: float, now_s: float) -> float | None:
+        """The smaller hop to go back to once a raised hop has kept up, or None (see :meth:`keep_up`)."""
+        if self.adapted_hop_ms is None or self._measured_hop_ms is None or hop_ms <= self._measured_hop_ms:
+            return None
+        if now_s - max(self._lateness.last_late_s, self._running_since_s) < RECOVER_AFTER_S:
+            return None
+        smaller_ms = max([self._measured_hop_ms, *(choice for choice in HOP_CHOICES_MS if choice < hop_ms)])
+        recent_s = self.engine.stats.recent_hop_s(RECENT_HOPS)
+        return smaller_ms if recent_s <= RECOVER_RTF * smaller_ms / 1000 else None
+
+    def _restart_at(self, hop_ms: float, adaptation: str) -> None:
+        self.adapted_hop_ms, self.adaptation = hop_ms, adaptation
         self._start_thread(self.choice)
 
     def _begin(self, choice: StreamChoice) -> None:
@@ -204,7 +226,9 @@ class LiveSession:
                 close_client(client, loopback)
             raise
         self.engine, self.updater, self.stream = engine, updater, audio
-        self._lateness = RecentLateness()
+        self._lateness, self._running_since_s = RecentLateness(), time.monotonic()
+        if hop_ms is None and not isinstance(net, LowLatencyNet):
+            self._measured_hop_ms = samples_to_ms(settings.stream.hop_samples)
         engine.set_controls(**asdict(self.controls))  # changed while the stream was starting
         if self.query != query:  # typed while the stream was starting
             updater.request(self.query)

@@ -40,6 +40,13 @@ class EngineStats:
             self._hop_times[self.hops % HISTORY] = seconds / hops
             self.hops += 1
 
+    def recent_hop_s(self, count: int) -> float:
+        """The median wall time of the last ``count`` hops, in seconds (nan before the first hop)."""
+        taken = min(count, self.hops, HISTORY)
+        if not taken:
+            return float("nan")
+        return float(np.median(self._hop_times[(self.hops - 1 - np.arange(taken)) % HISTORY]))
+
     def snapshot(self) -> dict[str, float]:
         """Current figures: hop time percentiles (ms), real-time factor, counters."""
         times = self._hop_times[~np.isnan(self._hop_times)]

@@ -257,7 +257,7 @@ def test_the_virtual_mic_switch_publishes_the_output_while_running(window, qtbot
         other.close()
 
 
-def test_an_overloaded_engine_makes_the_window_raise_its_hop_and_say_so(qtbot, jack, tmp_path, monkeypatch):
+def test_an_overloaded_engine_makes_the_window_raise_its_hop_and_lower_it_once_released(qtbot, jack, tmp_path, monkeypatch):
     from tests.test_live_session import _slow_session
 
     session, net = _slow_session()  # the bundled net, slowed by a test double on demand
@@ -270,6 +270,10 @@ def test_an_overloaded_engine_makes_the_window_raise_its_hop_and_say_so(qtbot, j
         qtbot.waitUntil(lambda: "behind: playing silence where late" in window.status.text(), timeout=20_000)
         qtbot.waitUntil(lambda: window.warning.text().startswith("the hop was raised from"), timeout=60_000)
         assert window.session.status()["hop_ms"] > first_hop_ms and window.session.running
+        net.delay_s = 0.0  # released: the window's timer brings the hop down again
+        qtbot.waitUntil(lambda: window.warning.text().startswith("the hop was lowered from"), timeout=60_000)
+        qtbot.waitUntil(lambda: window.session.running, timeout=30_000)
+        assert window.session.status()["hop_ms"] >= first_hop_ms
     finally:
         window.session.stop()
 

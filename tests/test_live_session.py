@@ -9,7 +9,7 @@ from models.fast_path import optimize_for_inference
 from models.loading import load_separation_net
 from models.resunet import ResUNet30
 from models.separator import Separator, default_checkpoint
-from realtime.live_session import ADAPT_AFTER_S, LiveSession, StreamChoice
+from realtime.live_session import ADAPT_AFTER_S, RECOVER_AFTER_S, LiveSession, StreamChoice
 from tests.live_audio import RATE_HZ
 
 
@@ -158,7 +158,7 @@ def _slow_session():
     return LiveSession(Separator(net, lambda: bundled.query_net), "slow double"), net
 
 
-def test_with_the_hop_on_auto_an_overloaded_engine_raises_its_hop_and_says_so(jack):
+def test_with_the_hop_on_auto_an_overloaded_engine_raises_its_hop_says_so_and_lowers_it_once_the_load_passes(jack):
     session, net = _slow_session()
     session.start(StreamChoice(rate_hz=RATE_HZ))  # hop: auto
     try:
@@ -172,6 +172,14 @@ def test_with_the_hop_on_auto_an_overloaded_engine_raises_its_hop_and_says_so(ja
         assert status["hop_ms"] == 800 > first_hop_ms  # in the app's steps, and no further than needed
         assert status["adaptation"].startswith("the hop was raised from") and status["adaptation"].endswith("to 800 ms to keep up")
         assert status["audio"] == "separating"
+        net.delay_s = 0.0  # the load passes: the hop comes down a step, never below the one measured at start
+        deadline = time.monotonic() + RECOVER_AFTER_S + 30
+        while time.monotonic() < deadline and not (session.running and session.status()["hop_ms"] < 800):
+            session.keep_up()
+            time.sleep(0.1)
+        lowered_ms = max(first_hop_ms, 400)
+        assert session.status()["hop_ms"] == lowered_ms
+        assert session.status()["adaptation"] == f"the hop was lowered from 800 to {lowered_ms:.0f} ms: the load has passed"
     finally:
         session.stop()
 
