@@ -1,18 +1,22 @@
 """GUI benchmark: the views' frame rate and the audio dropouts while the app runs, side by side with the
 same stream and no window, in one run. Prints a table, writes JSON.
 
-    python -m benchmarks.gui --seconds 30 --out benchmarks/results/gui.json
+    python -m benchmarks.gui --seconds 30 --load none busy-core --out benchmarks/results/gui.json
 
 Audio goes through a JACK server with the dummy driver (started here; no sound card needed), the
 bundled model plays the example file as input, and Qt renders offscreen. With the window, reported:
 view updates drawn per second (the spectrograms and mask scroll), repaints of the views per second,
 and the time the view timer's work takes (p50/p99); for both runs: the engine's real-time factor, hop
-time p99 and dropouts. Runs during which other processes used the machine are marked ``quiet: false``.
+time p99 and dropouts, and the view timer's interval at the end (it slows down when drawing takes more
+than its share of a core: :mod:`gui.view_rate`). ``--load busy-core`` runs both again with a busy
+process on one core, as a user's other program would be; the rows name the load. Runs during which
+other processes used the machine are marked ``quiet: false``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -21,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import ForeignLoad, describe
+from benchmarks.streaming import LOADS, BusyCore
 from models.separator import Separator, default_checkpoint
 from testing.jack_server import RATE_HZ, jack_server
 from realtime.live_session import LiveSession, StreamChoice
@@ -44,7 +49,7 @@ def headless_run(choice: StreamChoice, seconds: float) -> dict:
 
 
 def window_run(choice: StreamChoice, seconds: float) -> dict:
-    from PyQt6.QtCore import QEvent, QObject, QSettings, QTimer
+    from PyQt6.QtCore import QEvent, QEventLoop, QObject, QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
     from gui.main_window import MainWindow
@@ -80,9 +85,14 @@ def window_run(choice: StreamChoice, seconds: float) -> dict:
     window.hop.setCurrentIndex(window.hop.findData(choice.hop_ms))
     with ForeignLoad() as load:
         window.toggle_running()
+        while session.phase == "starting":  # the stream starts in the background; the window keeps drawing
+            app.processEvents()
+            time.sleep(0.01)
+        assert session.running, session.start_error
         drawn_before, paints_before, started = window.frames_drawn, PaintCounter.paints, time.monotonic()
-        QTimer.singleShot(int(seconds * 1000), app.quit)
-        app.exec()
+        wait = QEventLoop()  # not app.exec/quit: Qt 6's quit closes the window, and the session with it
+        QTimer.singleShot(int(seconds * 1000), wait.quit)
+        wait.exec()
         elapsed = time.monotonic() - started
         figures = engine_figures(session)
         window.close()
@@ -92,6 +102,7 @@ def window_run(choice: StreamChoice, seconds: float) -> dict:
         "repaints_per_s": (PaintCounter.paints - paints_before) / elapsed,
         "view_timer_ms_p50": 1000 * float(np.median(refresh_s)),
         "view_timer_ms_p99": 1000 * float(np.percentile(refresh_s, 99)),
+        "view_interval_ms_at_end": window.timer.interval(),
         **figures,
         "foreign_load_cores": load.cores,
         "quiet": load.quiet,
@@ -102,16 +113,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--hop-ms", type=float, default=100.0)
+    parser.add_argument("--load", nargs="+", choices=LOADS, default=["none"], help="busy-core: both runs again with a busy process on one core")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gui.json"))
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     choice = StreamChoice(rate_hz=RATE_HZ, input_file=EXAMPLE, hop_ms=args.hop_ms)
     rows = []
     with jack_server():
-        for run in (headless_run, window_run):
-            row = run(choice, args.seconds) | {"seconds": args.seconds, "hop_ms": args.hop_ms}
-            rows.append(row)
-            print("  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+        for load in args.load:
+            with BusyCore() if load == "busy-core" else contextlib.nullcontext():
+                for run in (headless_run, window_run):
+                    row = {"load": load} | run(choice, args.seconds) | {"seconds": args.seconds, "hop_ms": args.hop_ms}
+                    rows.append(row)
+                    print("  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=1))
     print(f"wrote {args.out}")

@@ -22,6 +22,7 @@ from gui.chips import QueryChips, chips_query, query_chips
 from gui.elided_label import ElidedLabel
 from gui.meters import LevelMeter, dbfs
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_columns, display_db
+from gui.view_rate import ViewRate
 from models.queries import QuerySet, describe, parse_query
 from models.separator import Separator, lowlatency_checkpoint, official_checkpoint
 from realtime.audio_io import NO_DEVICES, list_devices
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self._show_phase(self.session.status())  # e.g. "no audio devices" from the first paint
         self.debounce = QTimer(self, singleShot=True, interval=QUERY_SETTLE_MS, timeout=self._query_settled)
         self.timer = QTimer(self, interval=1000 // VIEW_FPS, timeout=self.refresh)
+        self.view_rate = ViewRate(1000 // VIEW_FPS, time.thread_time(), time.monotonic())
         self.timer.start()
 
     # --- layout -----------------------------------------------------------------------
@@ -407,6 +409,7 @@ class MainWindow(QMainWindow):
 
     # --- the view timer ---------------------------------------------------------------
     def refresh(self) -> None:
+        self.timer.setInterval(self.view_rate.update(time.thread_time(), time.monotonic()))  # what the GUI thread can spare
         self.session.keep_up()
         status = self.session.status()
         loading = f" · loading {self._loading_name}…" if self._loading_name else ""
