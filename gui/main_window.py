@@ -25,6 +25,7 @@ from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, 
 from gui.view_rate import ViewRate
 from models.queries import QuerySet, describe, parse_query
 from models.separator import Separator, lowlatency_checkpoint, official_checkpoint
+from realtime.assembly import hop_latency_ms
 from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.errors import AudioDeviceError
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
@@ -123,6 +124,8 @@ class MainWindow(QMainWindow):
         self.hop.addItem("hop: auto", None)
         for hop_ms in HOP_CHOICES_MS:
             self.hop.addItem(f"hop {hop_ms} ms", hop_ms)
+        self.rate.currentIndexChanged.connect(lambda _: self._label_hops())
+        self._label_hops()
         self.input_file_button = QPushButton("Play a file as input…", clicked=self._choose_input_file)
         self.input_file: Path | None = None
         self.start_button = QPushButton("Start", clicked=self.toggle_running)
@@ -136,6 +139,13 @@ class MainWindow(QMainWindow):
                        self.input_file_button, self.virtual_mic, self.virtual_mic_name, self.start_button, self.bypass):
             row.addWidget(widget)
         return row
+
+    def _label_hops(self) -> None:
+        """Each hop of the menu with the latency it gives at the chosen rate (the engine's formula)."""
+        rate_hz = self.rate.currentData()
+        for index in range(1, self.hop.count()):
+            hop_ms = self.hop.itemData(index)
+            self.hop.setItemText(index, f"hop {hop_ms} ms · latency {hop_latency_ms(hop_ms, rate_hz):.0f} ms" if rate_hz else f"hop {hop_ms} ms")
 
     def _build_query_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -422,6 +432,9 @@ class MainWindow(QMainWindow):
             self._shown_error = error
             QMessageBox.warning(self, "Model not loaded", f"{error}\n\nThe previous model keeps running.")
         self._show_phase(status)
+        own_hop = self.session.has_own_hop
+        self.hop.setEnabled(not own_hop)
+        self.hop.setToolTip("the low-latency model streams at its own hop" if own_hop else "a larger hop costs latency and keeps up on a slower machine")
         if not status["running"]:
             return
         if status["recording"] is not None and status["recording_error"]:
@@ -464,10 +477,13 @@ class MainWindow(QMainWindow):
     # --- settings ---------------------------------------------------------------------
     def _restore(self) -> None:
         s = self.settings
-        for combo, key in ((self.input_device, "input_device"), (self.output_device, "output_device"), (self.rate, "rate"), (self.hop, "hop")):
+        for combo, key in ((self.input_device, "input_device"), (self.output_device, "output_device"), (self.rate, "rate")):
             index = combo.findText(str(s.value(key, "")))
             if index >= 0:
                 combo.setCurrentIndex(index)
+        hops = [str(self.hop.itemData(i)) for i in range(self.hop.count())]  # by value: the texts follow the rate
+        if str(s.value("hop_ms", "")) in hops:
+            self.hop.setCurrentIndex(hops.index(str(s.value("hop_ms"))))
         for text in s.value("recent_queries", []) or []:
             self.query.addItem(text)
         self.wet.setValue(int(s.value("wet", 100)))
@@ -480,7 +496,7 @@ class MainWindow(QMainWindow):
         s.setValue("input_device", self.input_device.currentText())
         s.setValue("output_device", self.output_device.currentText())
         s.setValue("rate", self.rate.currentText())
-        s.setValue("hop", self.hop.currentText())
+        s.setValue("hop_ms", str(self.hop.currentData()))
         s.setValue("recent_queries", [self.query.itemText(i) for i in range(self.query.count())])
         s.setValue("wet", self.wet.value())
         s.setValue("gain", self.gain.value())

@@ -14,7 +14,7 @@ from models.lowlatency import LowLatencyNet
 from models.networks import SeparationNet
 from models.resunet import FilmOffsets
 from realtime.contract import StreamShape
-from realtime.engine import Controls, Engine, EngineSettings
+from realtime.engine import Controls, Engine, EngineSettings, latency_budget
 from realtime.tuning import plan_for_latency, plan_lowlatency, recommended_settings, settings_for_hop
 
 DEFAULT_BLOCK_FRAMES = 512
@@ -78,6 +78,13 @@ def engine_settings(net: SeparationNet, film: FilmOffsets, rate_hz: int, request
     if chosen:
         raise ValueError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {', '.join(chosen)}, or --latency-ms")
     return plan_for_latency(net, film, request.latency_ms, rate_hz)
+
+
+def hop_latency_ms(hop_ms: float, rate_hz: int, block_frames: int = DEFAULT_BLOCK_FRAMES) -> float:
+    """The ResUNet engine's latency (ms) at a hop the user chooses (look-ahead, crossfade and compute
+    margin one hop each): what the app's hop menu says each hop costs."""
+    settings = EngineSettings(device_rate_hz=rate_hz, block_frames=block_frames, stream=settings_for_hop(ms_to_samples(hop_ms)))
+    return 1000 * latency_budget(settings).total_samples / rate_hz
 
 
 def build_engine(

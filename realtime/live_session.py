@@ -27,7 +27,7 @@ from models.separator import Separator
 from models.minilm import NearestSound
 from models.queries import Query, describe, excluded_count
 from realtime.audio_io import DuplexStream, FileInputStream, find_device
-from realtime.assembly import LiveRequest, engine_settings, film_of
+from realtime.assembly import DEFAULT_BLOCK_FRAMES, LiveRequest, engine_settings, film_of
 from realtime.engine import Controls, Engine
 from realtime.fallback import FALLBACK_DESCRIPTIONS
 from realtime.query import QueryUpdater, State
@@ -84,7 +84,7 @@ class StreamChoice:
     input_device: int | None = None
     output_device: int | None = None
     rate_hz: int = 48_000
-    block_frames: int = 512
+    block_frames: int = DEFAULT_BLOCK_FRAMES
     input_file: Path | None = None
     hop_ms: float | None = None  # None: measured on this machine (realtime.tuning)
     virtual_mic: str | None = None  # publish the output as this capture source instead of playing it
@@ -123,6 +123,11 @@ class LiveSession:
     @property
     def running(self) -> bool:
         return self.stream is not None
+
+    @property
+    def has_own_hop(self) -> bool:
+        """True when the model streams at its own frames (the low-latency model): no hop to choose."""
+        return self.separator is not None and isinstance(self.separator.separation_net, LowLatencyNet)
 
     def start(self, choice: StreamChoice) -> None:
         """Open the stream with the current model and query, and return once it runs (raises if it

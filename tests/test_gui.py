@@ -136,6 +136,8 @@ def test_query_typing_controls_and_views(window, qtbot, tmp_path):
     window.hop.setCurrentIndex(window.hop.findData(400))  # keeps up even on a busy 2-core machine
     _start(window, qtbot)
     assert window.session.running, window.warnings
+    assert window.hop.currentText() == f"hop 400 ms · latency {window.session.engine.latency_ms:.0f} ms"  # what the menu said it costs
+    assert window.hop.isEnabled()
     updater = window.session.updater
     assert window.query.currentText() == "speech"  # the box shows what is separated from the start
     window.query.lineEdit().clear()
@@ -462,6 +464,7 @@ def test_the_low_latency_choice_runs_the_low_latency_model_and_its_views(window,
     status = window.session.status()
     assert status["hop_ms"] == 4 and status["latency_ms"] < 60
     assert np.ptp(window.mask_view.data[:, -20:]) > 0.01  # the newest columns hold the new model's masks
+    assert not window.hop.isEnabled()  # its hop is its own
 
 
 def test_cancelling_the_file_dialog_keeps_the_file_already_chosen(window, monkeypatch):
