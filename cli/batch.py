@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import soundfile as sf
 
+from models.errors import UserError
 from audio.files import AudioFileError
 from audio.places import OutputPlaceError, check_output_place, output_is_complete, write_atomically
 from models.config import MODES
@@ -41,7 +42,7 @@ MANIFEST_FIELDS = ("path", "query", "mode", "output")
 # What one file can get wrong (unreadable, no room for its output, a bad query or condition, a
 # diverged output): said on its line, and the run goes on. Anything else (out of memory, a bug) is
 # no file's fault: it ends the run with its traceback.
-PER_FILE_ERRORS = (AudioFileError, OutputPlaceError, NonFiniteOutput, ModelLoadingError, ValueError, OSError)
+PER_FILE_ERRORS = (AudioFileError, OutputPlaceError, NonFiniteOutput, ModelLoadingError, UserError, OSError)
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,12 @@ def collect_jobs(
     ``name_outputs`` turns one output path into one per query. A manifest's inputs stay inside its
     folder unless ``inputs_anywhere``; every output stays inside ``out_dir``.
 
-    Raises ``ValueError``, before any work, for an input that names nothing, an ``out_dir`` that is,
+    Raises :class:`UserError`, before any work, for an input that names nothing, an ``out_dir`` that is,
     or lies inside, an input folder (the outputs would become inputs), an output that would replace
     an input, and two inputs that would write the same output."""
     for name in inputs:
         if Path(name).is_dir() and _inside(out_dir, Path(name)):
-            raise ValueError(
+            raise UserError(
                 f"-o {out_dir} is inside the input folder {name}: the outputs would mix with the inputs "
                 "(and be taken as inputs by the next run); write them to a folder outside it"
             )
@@ -89,13 +90,13 @@ def collect_jobs(
         for job in rows:
             for output in job.outputs:
                 if output in owners:
-                    raise ValueError(f"{job.source} and {owners[output]} would both write {output}: give them different names")
+                    raise UserError(f"{job.source} and {owners[output]} would both write {output}: give them different names")
                 owners[output] = job.source
             jobs.append(job)
     sources = {job.source.resolve(): job.source for job in jobs}
     for output, owner in owners.items():
         if output.resolve() in sources:
-            raise ValueError(f"the output of {owner} would replace the input {sources[output.resolve()]}: write to another folder with -o")
+            raise UserError(f"the output of {owner} would replace the input {sources[output.resolve()]}: write to another folder with -o")
     return jobs
 
 
@@ -117,8 +118,8 @@ def _manifest_jobs(
             source, default_output = _row_source(manifest, row["path"], inputs_anywhere)
             output = _row_output(out_dir, row.get("output") or default_output)
             query = parse_query(row["query"]) if row.get("query") else None
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+        except UserError as error:
+            raise UserError(f"{where}: {error}") from None
         jobs.append(Job(source, (output,) if query is not None else tuple(name_outputs(output)), query, row.get("mode") or None))
     return jobs
 
@@ -127,7 +128,7 @@ def _manifest_rows(manifest: Path) -> list[dict[str, str | None]]:
     """The rows of a CSV (with a header) or JSONL manifest, each checked to hold a ``path`` and only
     text in the known fields."""
     if not manifest.is_file():
-        raise ValueError(f"manifest not found: {manifest}")
+        raise UserError(f"manifest not found: {manifest}")
     try:
         if manifest.suffix.lower() == ".csv":
             with open(manifest, newline="") as handle:
@@ -135,25 +136,25 @@ def _manifest_rows(manifest: Path) -> list[dict[str, str | None]]:
         else:
             rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     except (json.JSONDecodeError, csv.Error, UnicodeDecodeError, RecursionError) as error:
-        raise ValueError(f"{manifest} is not a readable manifest: {error}") from None
+        raise UserError(f"{manifest} is not a readable manifest: {error}") from None
     except OSError as error:
-        raise ValueError(f"cannot read the manifest {manifest}: {error.strerror}") from None
+        raise UserError(f"cannot read the manifest {manifest}: {error.strerror}") from None
     for number, row in enumerate(rows, 1):
         where = f"{manifest}, row {number}"
         if not isinstance(row, dict):
-            raise ValueError(f"{where}: a row is an object of path, query, mode, output, not {type(row).__name__}")
+            raise UserError(f"{where}: a row is an object of path, query, mode, output, not {type(row).__name__}")
         if None in row:
-            raise ValueError(f"{where}: more fields than the header names ({len(row) - 1 + len(row[None])}); quote values that hold commas")
+            raise UserError(f"{where}: more fields than the header names ({len(row) - 1 + len(row[None])}); quote values that hold commas")
         unknown = set(row) - set(MANIFEST_FIELDS)
         if unknown:
-            raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; a row has {', '.join(MANIFEST_FIELDS)}")
+            raise UserError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; a row has {', '.join(MANIFEST_FIELDS)}")
         wrong = [name for name, value in row.items() if value is not None and not isinstance(value, str)]
         if wrong:
-            raise ValueError(f"{where}: {wrong[0]} must be text, not {json.dumps(row[wrong[0]])}")
+            raise UserError(f"{where}: {wrong[0]} must be text, not {json.dumps(row[wrong[0]])}")
         if not row.get("path"):
-            raise ValueError(f"{where}: every row needs a 'path'")
+            raise UserError(f"{where}: every row needs a 'path'")
         if row.get("mode") and row["mode"] not in MODES:
-            raise ValueError(f"{where}: mode must be isolate or remove, not {row['mode']!r}")
+            raise UserError(f"{where}: mode must be isolate or remove, not {row['mode']!r}")
     return rows
 
 
@@ -165,7 +166,7 @@ def _row_source(manifest: Path, path: str, inputs_anywhere: bool) -> tuple[Path,
     if _inside(source, folder):
         return source, source.resolve().relative_to(folder.resolve())
     if not inputs_anywhere:
-        raise ValueError(
+        raise UserError(
             f"input {path} is outside the manifest's folder {folder}; inputs are refused there unless "
             "you pass --inputs-anywhere"
         )
@@ -176,7 +177,7 @@ def _row_output(out_dir: Path, output: str | Path) -> Path:
     """A row's output below ``out_dir``; refused if it would be written anywhere else."""
     target = out_dir / output
     if Path(output).is_absolute() or not _inside(target, out_dir) or target.resolve() == out_dir.resolve():
-        raise ValueError(f"output {output} is not a file inside -o {out_dir}; give a path relative to it, without ..")
+        raise UserError(f"output {output} is not a file inside -o {out_dir}; give a path relative to it, without ..")
     return target
 
 
@@ -189,10 +190,10 @@ def _files(name: str) -> list[tuple[Path, Path]]:
     if GLOB_CHARACTERS & set(name):
         matches = sorted(Path(p) for p in glob.glob(name, recursive=True) if Path(p).is_file())
         if not matches:
-            raise ValueError(f"no files match {name}")
+            raise UserError(f"no files match {name}")
         return [(p, Path(p.name)) for p in matches]
     if not path.is_file():
-        raise ValueError(f"input not found: {path}")
+        raise UserError(f"input not found: {path}")
     return [(path, Path(path.name))]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
+from models.errors import UserError
 from audio.files import AudioFileError, AudioFileWarning, AudioSource
 from audio.places import OutputPlaceError, check_output_place, check_writable_place
 from cli.batch import LOG_NAME, BatchReport, collect_jobs, is_batch, is_manifest, run_batch, write_log
@@ -145,7 +146,7 @@ def run_separate(args: argparse.Namespace) -> int:
     texts = [parse_query(text) for text in args.query]  # "a + b but not c": one output of several sounds
     queries = [*texts, *args.query_audio, *args.embedding]  # in the order of the output labels
     if not queries and not any(is_manifest(name) for name in args.input):  # a manifest's rows may bring their own
-        raise ValueError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
+        raise UserError("give at least one query: -q TEXT, --query-audio FILE or --embedding FILE")
     check_embeddings(args.embedding)
     labels = [q.stem if isinstance(q, Path) else describe(q) for q in queries]
     if is_batch(args.input):
@@ -169,15 +170,15 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     """Several inputs into the folder ``-o``: exit 0 when every file was separated (or was already),
     1 when some failed (each is listed with its reason)."""
     if args.output.is_file():
-        raise ValueError(f"-o {args.output} is a file: with several inputs, -o names a folder")
+        raise UserError(f"-o {args.output} is a file: with several inputs, -o names a folder")
     if args.workers is not None and args.workers < 1:
-        raise ValueError(f"--workers {args.workers}: give at least 1")
+        raise UserError(f"--workers {args.workers}: give at least 1")
     jobs = collect_jobs(args.input, args.output, lambda path: output_paths(path, labels), args.inputs_anywhere)
     if not jobs:
-        raise ValueError(f"no audio files in {', '.join(args.input)}")
+        raise UserError(f"no audio files in {', '.join(args.input)}")
     unqueried = next((job for job in jobs if job.query is None), None)
     if unqueried is not None and not queries:
-        raise ValueError(f"{unqueried.source} has no query in its manifest row, and none was given: add -q TEXT or a query column")
+        raise UserError(f"{unqueried.source} has no query in its manifest row, and none was given: add -q TEXT or a query column")
     rank, world = rank_and_world()  # under torchrun: this process's share of the files
     if world > 1:
         args = argparse.Namespace(**vars(args) | {"device": local_device(args.device)})
@@ -231,7 +232,7 @@ def run_embed(args: argparse.Namespace) -> None:
 
     check_texts([args.query])
     if args.output.suffix != CONDITION_SUFFIX:
-        raise ValueError(f"lass embed writes a {CONDITION_SUFFIX} file (what --embedding takes): name it {args.output.with_suffix(CONDITION_SUFFIX)}")
+        raise UserError(f"lass embed writes a {CONDITION_SUFFIX} file (what --embedding takes): name it {args.output.with_suffix(CONDITION_SUFFIX)}")
     check_writable_place(args.output)  # before the model loads
     clear_stale_parts(args.output.resolve().parent)
     separator = load_separator(args)
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always", AudioFileWarning)
             warnings.showwarning = show_warning
             code = handler[args.command](args)
-    except (ModelLoadingError, AudioFileError, OutputPlaceError, ValueError, VirtualMicError, AudioDeviceError) as error:
+    except (ModelLoadingError, AudioFileError, OutputPlaceError, UserError, VirtualMicError, AudioDeviceError) as error:
         print(f"lass: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except EngineFailure as error:

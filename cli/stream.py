@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from models.errors import UserError
 from audio.files import AudioSource, read_audio, resample
 from audio.places import check_output_place
 from cli import running
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> None:
         _run_virtual_mic(args, query)
         return
     if args.input_file and args.output_file is None:
-        raise ValueError("--input-file needs --output-file (or --virtual-mic NAME)")
+        raise UserError("--input-file needs --output-file (or --virtual-mic NAME)")
     if args.input_file and args.output_file:
         check_output_place(args.output_file, args.input_file)
         clear_stale_parts(args.output_file.resolve().parent)
@@ -74,7 +75,7 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
     chosen = [option for option, value in (("--output-file", args.output_file), ("--output-device", args.output_device),
                                            ("--latency-ms", args.latency_ms), ("--block", args.block)) if value is not None]
     if chosen:
-        raise ValueError(f"--virtual-mic plays into its own ports at the server's period: drop {', '.join(chosen)}")
+        raise UserError(f"--virtual-mic plays into its own ports at the server's period: drop {', '.join(chosen)}")
     client, loopback = open_client(args.virtual_mic)
     try:
         samples = None
@@ -101,12 +102,12 @@ def build_engine(separator: Separator, query: Query, args: argparse.Namespace, r
     """The engine for the command line's model and request. A latency target below what the bundled
     default reaches here takes the bundled low-latency model instead, and says so."""
     if not 0.0 <= args.wet <= 1.0:
-        raise ValueError("--wet must be between 0 and 1")
+        raise UserError("--wet must be between 0 and 1")
     controls = Controls(remove=args.mode == "remove", wet=args.wet)
     request = live_request(args)
     try:
         return build(separator.separation_net, separator.condition(query), rate_hz, request, controls, excluded_count(query))
-    except ValueError as error:
+    except UserError as error:
         if not _may_switch_to_lowlatency(args, separator):
             raise
         print(f"lass: the default model: {error}; taking the bundled low-latency model", file=sys.stderr)

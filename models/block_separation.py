@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from models.errors import UserError
 from audio.files import stream_resampler
 from models.batching import BatchingNet
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, MODES, N_FFT
@@ -86,7 +87,7 @@ class BlockSeparation:
     def finish(self) -> np.ndarray:
         """The rest of the output, after the last block."""
         if self.frames_in == 0:
-            raise ValueError("nothing to separate: no samples were pushed")
+            raise UserError("nothing to separate: no samples were pushed")
         flushed = [self._segments.push(self._to_model_rate(np.zeros((self.channels, 0), np.float32), last=True))]
         short = MIN_MODEL_SAMPLES - self._segments.received
         if short > 0:  # shorter than the STFT needs: zero-padded here, cut from the output below

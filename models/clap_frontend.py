@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from transformers.audio_utils import mel_filter_bank
 
+from models.errors import UserError
 from models.config import CLAP_MAX_SAMPLES, CLAP_SAMPLE_RATE_HZ, MODEL_SAMPLE_RATE_HZ
 
 CLAP_N_FFT = 1024
@@ -57,7 +58,7 @@ def repeat_pad(waveform: torch.Tensor, length: int = CLAP_MAX_SAMPLES) -> torch.
     """
     samples = waveform.shape[-1]
     if samples == 0:
-        raise ValueError("the query audio is empty")
+        raise UserError("the query audio is empty")
     if samples >= length:
         start = (samples - length) // 2
         return waveform[:, start : start + length]

@@ -12,3 +12,9 @@ class SeparationStopped(Exception):
 class NonFiniteOutput(Exception):
     """The network returned NaN or infinite samples (an input or a condition out of its range); nothing
     of that output is written."""
+
+
+class UserError(ValueError):
+    """What the user asked or gave cannot be done (a query, an option, a device, a preset, a
+    manifest); the message says what and what to do. The command line exits with status 2 for it.
+    Any other exception is a bug: status 1, with its traceback."""

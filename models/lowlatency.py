@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.errors import UserError
 from models.config import CONDITION_DIM, samples_to_ms
 from models.resunet import FilmOffsets
 
@@ -41,9 +42,9 @@ class LowLatencyConfig:
 
     def __post_init__(self) -> None:
         if self.window_samples % self.hop_samples or self.window_samples < 2 * self.hop_samples:
-            raise ValueError(f"the window ({self.window_samples}) must be a multiple of the hop ({self.hop_samples}), at least two")
+            raise UserError(f"the window ({self.window_samples}) must be a multiple of the hop ({self.hop_samples}), at least two")
         if self.lookahead_frames < 0:
-            raise ValueError("the look-ahead is a number of frames, 0 or more")
+            raise UserError("the look-ahead is a number of frames, 0 or more")
 
     @property
     def bins(self) -> int:

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
+from models.errors import UserError
+
 
 @dataclass(frozen=True)
 class BertConfig:
@@ -36,7 +38,7 @@ class BertConfig:
     def read(cls, path: Path) -> BertConfig:
         raw = json.loads(path.read_text())
         if raw.get("hidden_act", "gelu") != "gelu" or raw.get("position_embedding_type", "absolute") != "absolute":
-            raise ValueError(f"{path}: only BERT with GELU and absolute positions is supported")
+            raise UserError(f"{path}: only BERT with GELU and absolute positions is supported")
         return cls(**{name: raw[name] for name in cls.__dataclass_fields__})
 
 
@@ -144,6 +146,6 @@ class BertEncoder(nn.Module):
         own = encoder.state_dict()
         missing = own.keys() - state.keys()
         if missing:
-            raise ValueError(f"{directory / 'model.safetensors'} lacks {len(missing)} encoder weights, e.g. {sorted(missing)[0]}")
+            raise UserError(f"{directory / 'model.safetensors'} lacks {len(missing)} encoder weights, e.g. {sorted(missing)[0]}")
         encoder.load_state_dict({name: state[name] for name in own})
         return encoder.eval().requires_grad_(False)

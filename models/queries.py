@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.errors import UserError
+
 CONDITION_SUFFIX = ".npy"
 AND = "+"
 BUT_NOT = re.compile(r"\bbut\s+not\b", re.IGNORECASE)
@@ -30,7 +32,7 @@ class QuerySet:
 
     def __post_init__(self) -> None:
         if not self.include:
-            raise ValueError("a query set needs at least one sound to include")
+            raise UserError("a query set needs at least one sound to include")
 
     @property
     def queries(self) -> tuple[str | Path, ...]:
@@ -45,14 +47,14 @@ def parse_query(text: str) -> str | QuerySet:
     """``"a + b but not c + d"`` -> ``QuerySet(("a", "b"), ("c", "d"))``; a single description stays a ``str``."""
     parts = BUT_NOT.split(text)
     if len(parts) > 2:
-        raise ValueError(
+        raise UserError(
             f"{shown(text)!r} says 'but not' {len(parts) - 1} times; say it once and join what to leave out "
             f"with +, e.g. '{shown(parts[0].strip())} but not {shown(' + '.join(p.strip() for p in parts[1:]))}'"
         )
     split = lambda part: tuple(p.strip() for p in part.split(AND))
     include, exclude = split(parts[0]), split(parts[1]) if len(parts) > 1 else ()
     if len(include) + len(exclude) > 1 and not all([*include, *exclude]):
-        raise ValueError(f"{shown(text)!r} has an empty part: name a sound on each side of + and of 'but not', e.g. 'speech + guitar but not drums'")
+        raise UserError(f"{shown(text)!r} has an empty part: name a sound on each side of + and of 'but not', e.g. 'speech + guitar but not drums'")
     check_texts([*include, *exclude])
     return include[0] if len(include) == 1 and not exclude else QuerySet(include, exclude)
 
@@ -76,13 +78,13 @@ def excluded_count(query: Query) -> int:
 def check_texts(texts: list[str]) -> None:
     """Raise ``ValueError`` if there is no text or a text is empty."""
     if not texts or any(not t.strip() for t in texts):
-        raise ValueError("a query text is empty: describe the sound to separate, e.g. -q 'dog barking'")
+        raise UserError("a query text is empty: describe the sound to separate, e.g. -q 'dog barking'")
 
 
 def check_saved_condition(path: Path) -> None:
     """Raise ``ValueError`` unless ``path`` names a saved condition (``lass embed`` writes ``.npy``)."""
     if path.suffix != CONDITION_SUFFIX:
-        raise ValueError(f"--embedding takes a {CONDITION_SUFFIX} file saved by 'lass embed', not {path}")
+        raise UserError(f"--embedding takes a {CONDITION_SUFFIX} file saved by 'lass embed', not {path}")
 
 
 def describe(query: Query) -> str:

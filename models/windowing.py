@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from models.errors import UserError
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
 
 DEFAULT_OVERLAP_SAMPLES = 2 * MODEL_SAMPLE_RATE_HZ
@@ -74,7 +75,7 @@ class SegmentStream:
     def finish(self) -> torch.Tensor:
         """The output after the last push: the end-aligned segment (or one pass, if it all fits in one)."""
         if self._input is None:
-            raise ValueError("nothing to separate: no samples were pushed")
+            raise UserError("nothing to separate: no samples were pushed")
         if self.segments == 0:  # up to one segment: one pass, identical to a direct call
             self._output = self.separate_segment(self._input)
             self._weights = torch.ones(self.received)

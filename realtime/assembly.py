@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from models.errors import UserError
 from models.config import ms_to_samples
 from models.lowlatency import LowLatencyNet
 from models.networks import SeparationNet
@@ -33,7 +34,7 @@ class LiveRequest:
 
     def __post_init__(self) -> None:
         if self.block_frames is not None and self.block_frames <= 0:
-            raise ValueError(f"--block must be a positive number of frames, not {self.block_frames}")
+            raise UserError(f"--block must be a positive number of frames, not {self.block_frames}")
 
     def window_options(self) -> list[str]:
         """The hop, look-ahead and window options given, as the command line names them."""
@@ -61,7 +62,7 @@ def stream_shape(net: SeparationNet, film: FilmOffsets, request: LiveRequest) ->
 def _own_frames(net: LowLatencyNet, request: LiveRequest) -> StreamShape:
     """The low-latency network's frames; a hop, look-ahead or window asked of it is refused."""
     if request.window_options():
-        raise ValueError(f"the low-latency model has its own frames ({net.config.describe()}): drop {', '.join(request.window_options())}")
+        raise UserError(f"the low-latency model has its own frames ({net.config.describe()}): drop {', '.join(request.window_options())}")
     return net.config
 
 
@@ -76,7 +77,7 @@ def engine_settings(net: SeparationNet, film: FilmOffsets, rate_hz: int, request
         return EngineSettings(device_rate_hz=rate_hz, block_frames=block, stream=stream_shape(net, film, request))
     chosen = request.window_options() + (["--block"] if request.block_frames is not None else [])
     if chosen:
-        raise ValueError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {', '.join(chosen)}, or --latency-ms")
+        raise UserError(f"--latency-ms chooses hop, look-ahead, window and block itself: drop {', '.join(chosen)}, or --latency-ms")
     return plan_for_latency(net, film, request.latency_ms, rate_hz)
 
 

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
+from models.errors import UserError
 from realtime.engine import Engine
 from realtime.errors import AudioDeviceError
 
@@ -64,24 +65,24 @@ def find_device(name_or_index: str | int | None, kind: str) -> int | None:
 
     devices = list_devices()
     if not devices:
-        raise ValueError(NO_DEVICES)
+        raise UserError(NO_DEVICES)
     channels = "max_input_channels" if kind == "input" else "max_output_channels"
     names = ", ".join(f"{d.index}: {d.name}" for d in devices if getattr(d, channels) > 0) or "none"
     if name_or_index is None:
         try:
             sd.query_devices(kind=kind)
         except sd.PortAudioError:
-            raise ValueError(f"there is no default {kind} device; choose one of the {kind} devices: {names}") from None
+            raise UserError(f"there is no default {kind} device; choose one of the {kind} devices: {names}") from None
         return None
     if isinstance(name_or_index, int) or str(name_or_index).isdigit():
         index = int(name_or_index)
         if not any(d.index == index and getattr(d, channels) > 0 for d in devices):
-            raise ValueError(f"{index} is not an {kind} device; {kind} devices: {names}")
+            raise UserError(f"{index} is not an {kind} device; {kind} devices: {names}")
         return index
     for device in devices:
         if str(name_or_index).lower() in device.name.lower() and getattr(device, channels) > 0:
             return device.index
-    raise ValueError(f"no {kind} device matches {name_or_index!r}; {kind} devices: {names}")
+    raise UserError(f"no {kind} device matches {name_or_index!r}; {kind} devices: {names}")
 
 
 def check_rate(input_device: int | None, output_device: int | None, rate_hz: int, channels: tuple[int, int] = (1, 2)) -> None:
@@ -94,7 +95,7 @@ def check_rate(input_device: int | None, output_device: int | None, rate_hz: int
             check(device=device, samplerate=rate_hz, channels=count, dtype="float32")
         except sd.PortAudioError as error:
             own_hz = sd.query_devices(device, kind=kind)["default_samplerate"]
-            raise ValueError(
+            raise UserError(
                 f"the {kind} device does not open at {rate_hz} Hz ({error}); its own rate is {own_hz:.0f} Hz: choose that rate"
             ) from None
 

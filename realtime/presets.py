@@ -14,6 +14,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from models.errors import UserError
 from audio.places import OutputPlaceError, write_atomically
 from models.config import MODES
 from models.queries import parse_query
@@ -28,14 +29,14 @@ class Preset:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError("a preset needs a name")
+            raise UserError("a preset needs a name")
         if not isinstance(self.query, str):
-            raise ValueError(f"preset {self.name!r}: query must be text, not {self.query!r}")
+            raise UserError(f"preset {self.name!r}: query must be text, not {self.query!r}")
         parse_query(self.query)  # raises on an empty part
         if self.mode not in MODES:
-            raise ValueError(f"preset {self.name!r}: mode must be isolate or remove, not {self.mode!r}")
+            raise UserError(f"preset {self.name!r}: mode must be isolate or remove, not {self.mode!r}")
         if isinstance(self.wet, bool) or not isinstance(self.wet, (int, float)) or not 0.0 <= self.wet <= 1.0:
-            raise ValueError(f"preset {self.name!r}: wet must be a number between 0 and 1, not {json.dumps(self.wet)}")
+            raise UserError(f"preset {self.name!r}: wet must be a number between 0 and 1, not {json.dumps(self.wet)}")
 
 
 def presets_path() -> Path:
@@ -52,11 +53,11 @@ def load_presets(path: Path | None = None) -> dict[str, Preset]:
         raw = json.loads(path.read_text())
         return {name: Preset(name, **fields) for name, fields in raw.items()}
     except OSError as error:
-        raise ValueError(f"cannot read the presets file {path}: {error.strerror}") from None
+        raise UserError(f"cannot read the presets file {path}: {error.strerror}") from None
     except RecursionError:
-        raise ValueError(f"the presets file {path} is damaged (nested too deep to read): fix or delete it") from None
+        raise UserError(f"the presets file {path} is damaged (nested too deep to read): fix or delete it") from None
     except (json.JSONDecodeError, TypeError, AttributeError, ValueError) as error:
-        raise ValueError(f"the presets file {path} is damaged ({error}): fix or delete it") from None
+        raise UserError(f"the presets file {path} is damaged ({error}): fix or delete it") from None
 
 
 def save_preset(preset: Preset, path: Path | None = None) -> None:
@@ -68,12 +69,12 @@ def save_preset(preset: Preset, path: Path | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, (json.dumps(data, indent=1) + "\n").encode())
     except (OSError, OutputPlaceError) as error:
-        raise ValueError(f"cannot save the preset: {getattr(error, 'strerror', None) or error}") from None
+        raise UserError(f"cannot save the preset: {getattr(error, 'strerror', None) or error}") from None
 
 
 def find_preset(name: str, path: Path | None = None) -> Preset:
     presets = load_presets(path)
     if name not in presets:
         known = ", ".join(sorted(presets)) or "none yet (save one in the app)"
-        raise ValueError(f"no preset {name!r} in {path or presets_path()}; saved presets: {known}")
+        raise UserError(f"no preset {name!r} in {path or presets_path()}; saved presets: {known}")
     return presets[name]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.errors import UserError
 from models.config import HOP_LENGTH, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.contract import HopFeeder, SpectralFrames
@@ -38,9 +39,9 @@ class StreamSettings:
 
     def __post_init__(self) -> None:
         if not 0 < self.crossfade_samples <= self.hop_samples:
-            raise ValueError("the crossfade must be positive and at most one hop")
+            raise UserError("the crossfade must be positive and at most one hop")
         if self.window_samples < self.hop_samples + self.crossfade_samples + self.lookahead_samples:
-            raise ValueError("the window must hold the hop, the crossfade and the look-ahead")
+            raise UserError("the window must hold the hop, the crossfade and the look-ahead")
 
     @property
     def latency_samples(self) -> int:

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import torch
 
+from models.errors import UserError
 from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.lowlatency import LowLatencyNet
 from models.networks import SeparationNet
@@ -134,7 +135,7 @@ def settings_for_latency(target_ms: float, hop_samples: int, cycle_times_s: np.n
     target = target_ms * device_rate_hz / 1000
     lowest = latency_budget(with_lookahead(0)).total_samples
     if lowest > target:
-        raise ValueError(
+        raise UserError(
             f"a latency of {target_ms:g} ms is below what this device reaches: at least {math.ceil(1000 * lowest / device_rate_hz)} ms "
             f"(hop {samples_to_ms(hop_samples):g} ms, block {block}, compute margin {margin_ms:.0f} ms at {device_rate_hz} Hz)"
         )
@@ -175,7 +176,7 @@ def plan_lowlatency(
         if 1000 * spare / device_rate_hz >= least_ms:
             return settings(block, 1000 * (spare - 0.5) / device_rate_hz)  # the engine rounds the margin up: spare samples
     lowest = latency_budget(settings(blocks[-1], least_ms)).total_samples
-    raise ValueError(
+    raise UserError(
         f"a latency of {target_ms:g} ms is below what this device reaches with the low-latency model: at least "
         f"{math.ceil(1000 * lowest / device_rate_hz)} ms (block {blocks[-1]}, compute margin {least_ms:.1f} ms at {device_rate_hz} Hz)"
     )

@@ -39,3 +39,23 @@ def test_a_streamed_file_says_its_latency_as_measured(stream_command, capsys):
     assert "not measured yet" not in said and "nan" not in said.lower()
     latency = said.split("latency ")[-1]
     assert latency.split(" ms (measured ")[0] == latency.split(" ms (measured ")[1].split(" ms)")[0]  # no device: exactly the engine's
+
+
+def test_a_bug_is_not_called_a_user_error(monkeypatch, capsys):
+    """Typed user errors exit with 2 and one line; any other exception is a bug: it reaches the
+    caller with its traceback (the installed command exits with 1), never 'lass: error: ...' and 2."""
+    import cli.main
+    from models.errors import UserError
+
+    def user_error(args):
+        raise UserError("no such sound file: say which")
+
+    def bug(args):
+        raise ValueError("an index went wrong")
+
+    monkeypatch.setattr(cli.main, "run_embed", user_error)
+    assert cli.main.main(["embed", "-q", "speech", "-o", "x.npy"]) == 2
+    assert capsys.readouterr().err == "lass: error: no such sound file: say which\n"
+    monkeypatch.setattr(cli.main, "run_embed", bug)
+    with pytest.raises(ValueError, match="an index went wrong"):
+        cli.main.main(["embed", "-q", "speech", "-o", "x.npy"])

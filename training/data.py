@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from models.errors import UserError
 from audio.files import read_audio, resample
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.config import DEFAULT_SEGMENT_SAMPLES
@@ -137,7 +138,7 @@ class LibrarySources:
                 self.captions[row["label"]] = row["captions"]
         self.labels = tuple(sorted(self.files))
         if len(self.labels) < 2:
-            raise ValueError(f"the {split} split of the library at {root} has {len(self.labels)} class(es); mixing needs two")
+            raise UserError(f"the {split} split of the library at {root} has {len(self.labels)} class(es); mixing needs two")
 
     def unmixable(self, label: str) -> set[str]:
         return held_together(label)

@@ -19,6 +19,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from models.errors import UserError
 from models.loading import bundle_metadata
 from training.evaluate import OVERALL, file_sha256, format_table
 from training.source_library import read_manifest
@@ -119,7 +120,7 @@ def _eval_command(evaluation: dict, bundle: Path) -> str:
     return f"{command} --captions {settings['captions']}{all_captions}"
 
 
-class CardError(ValueError):
+class CardError(UserError):
     """The evaluations given do not describe the bundle."""
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import UserError
 from audio.files import AudioFileError, read_audio, resample, write_audio
 from audio.places import write_atomically
 from models.config import MODEL_SAMPLE_RATE_HZ
@@ -246,7 +247,7 @@ CATALOGUE = (
 )
 
 
-class LibraryError(ValueError):
+class LibraryError(UserError):
     """A library cannot be built or read: the message says which package or file, and what to do."""
 
 

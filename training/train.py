@@ -22,6 +22,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from torch.utils.data import DataLoader
 
+from models.errors import UserError
 from models.checkpoint import load_pickled
 from models.config import SeparationConfig
 from models.errors import ModelLoadingError
@@ -53,11 +54,11 @@ def build_models(config: TrainConfig) -> tuple[SeparationNet, torch.nn.Module]:
     """From ``init_checkpoint`` (its own query net), or fresh with the MiniLM query net: a ResUNet30 at
     ``width`` or the low-latency network, as ``architecture`` says, at ``lookahead_frames`` if given."""
     if config.lookahead_frames is not None and config.architecture != LOWLATENCY:
-        raise ValueError("--lookahead-frames is the low-latency network's: pass --architecture lowlatency")
+        raise UserError("--lookahead-frames is the low-latency network's: pass --architecture lowlatency")
     if config.init_checkpoint is not None:
         net = load_separation_net(config.init_checkpoint)
         if net.architecture != config.architecture:
-            raise ValueError(
+            raise UserError(
                 f"{config.init_checkpoint} holds a {net.architecture} network, not {config.architecture}: "
                 f"pass --architecture {net.architecture}, or another --init-checkpoint"
             )
@@ -90,7 +91,7 @@ class MixtureData(L.LightningDataModule):
             self.val_pool = CombinedSources(GeneratedSources("heldout"), LibrarySources(config.library, "heldout"))
         elif config.data is not None:
             if config.captions is None:
-                raise ValueError("--data needs --captions (a CSV with file,caption columns, or JSON)")
+                raise UserError("--data needs --captions (a CSV with file,caption columns, or JSON)")
             self.train_pool = self.val_pool = FolderSources(config.data, config.captions)
         else:
             self.train_pool = GeneratedSources("train", TRAIN_PHRASING_PROBABILITY)
