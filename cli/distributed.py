@@ -1,7 +1,8 @@
 """`lass separate` over many machines and processes, on torchrun (PyTorch's own launcher) and
 torch.distributed: each process takes every ``WORLD_SIZE``-th file from its ``RANK`` (the same sorted
 list everywhere, so each file is separated exactly once), and at the end the reports are gathered
-(gloo) and rank 0 writes the one log.
+and rank 0 writes the one log. The gloo process group starts before any work: a rank that fails at any
+point closes its connections, and the others' gathering fails at once instead of waiting out the timeout.
 
     torchrun --nproc-per-node 8 -m cli.main separate archive/ -q speech -o out/          # 8 GPUs
     torchrun --nnodes 2 --node-rank N --nproc-per-node 8 --master-addr HOST --master-port 29500 \\
@@ -13,7 +14,8 @@ Without torchrun (no ``WORLD_SIZE``), a run is one process and none of this is u
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 from cli.batch import BatchReport
@@ -40,16 +42,27 @@ def share(items: Sequence[Item], rank: int, world: int) -> list[Item]:
     return list(items[rank::world])
 
 
-def gathered(report: BatchReport) -> BatchReport:
-    """Every rank's report merged into one (on every rank), through a gloo process group."""
+@contextmanager
+def process_group(world: int) -> Iterator[None]:
+    """The gloo process group of the whole run (nothing when ``world`` is 1), stopped however it ends."""
+    if world == 1:
+        yield
+        return
     import torch.distributed as dist
 
     dist.init_process_group("gloo")
     try:
-        reports: list[BatchReport | None] = [None] * dist.get_world_size()
-        dist.all_gather_object(reports, report)
+        yield
     finally:
         dist.destroy_process_group()
+
+
+def gathered(report: BatchReport) -> BatchReport:
+    """Every rank's report merged into one (on every rank), inside :func:`process_group`."""
+    import torch.distributed as dist
+
+    reports: list[BatchReport | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(reports, report)
     return BatchReport(
         separated=[source for r in reports for source in r.separated],
         skipped=[source for r in reports for source in r.skipped],

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from models.errors import UserError
 from audio.files import AudioFileError, AudioFileWarning, AudioSource
 from audio.places import OutputPlaceError, check_output_place, check_writable_place
-from cli.batch import LOG_NAME, BatchReport, collect_jobs, is_batch, is_manifest, run_batch, write_log
-from cli.distributed import gathered, local_device, rank_and_world, share
+from cli.batch import LOG_NAME, BatchReport, Job, collect_jobs, is_batch, is_manifest, run_batch, write_log
+from cli.distributed import gathered, local_device, process_group, rank_and_world, share
 from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
 from models.config import MODES
 from models.errors import ModelLoadingError, NonFiniteOutput
@@ -180,6 +180,12 @@ def _separate_many(args: argparse.Namespace, queries: list, labels: list[str]) -
     if unqueried is not None and not queries:
         raise UserError(f"{unqueried.source} has no query in its manifest row, and none was given: add -q TEXT or a query column")
     rank, world = rank_and_world()  # under torchrun: this process's share of the files
+    with process_group(world):
+        return _separate_share(args, jobs, queries, rank, world)
+
+
+def _separate_share(args: argparse.Namespace, jobs: list[Job], queries: list, rank: int, world: int) -> int:
+    """This rank's share of ``jobs`` (all of them alone); under torchrun the reports are gathered and rank 0 logs."""
     if world > 1:
         args = argparse.Namespace(**vars(args) | {"device": local_device(args.device)})
     row_queries = {job.query for job in jobs if job.query is not None}
