@@ -239,6 +239,17 @@ def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     return np.ascontiguousarray(soxr.resample(samples.T, from_hz, to_hz, quality=RESAMPLER_QUALITY).T)
 
 
+def mono_at(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """``(channels, frames)`` at ``from_hz`` -> ``(frames',)``: the channels averaged, resampled to ``to_hz``."""
+    return resample(samples.mean(axis=0, keepdims=True), from_hz, to_hz)[0]
+
+
+def read_mono(path: Path, rate_hz: int) -> np.ndarray:
+    """A file as ``(frames,)`` float32 at ``rate_hz``, its channels averaged."""
+    clip = read_audio(path)
+    return mono_at(clip.samples, clip.sample_rate_hz, rate_hz)
+
+
 def stream_resampler(from_hz: int, to_hz: int, channels: int) -> soxr.ResampleStream | None:
     """soxr's streaming resampler of ``channels`` float32 channels (None when rates match): fed in
     chunks, it returns what :func:`resample` returns for the whole signal."""

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from models.errors import UserError
-from audio.files import AudioSource, read_audio, resample
+from audio.files import AudioSource, read_mono
 from audio.places import check_output_place
 from cli import running
 from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
@@ -78,10 +78,7 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
         raise UserError(f"--virtual-mic plays into its own ports at the server's period: drop {', '.join(chosen)}")
     client, loopback = open_client(args.virtual_mic)
     try:
-        samples = None
-        if args.input_file:
-            clip = read_audio(args.input_file)
-            samples = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, client.samplerate)[0]
+        samples = read_mono(args.input_file, client.samplerate) if args.input_file else None
         separator = load_separator(args)
         warn_about_unknown_sounds(separator, texts_of(query))
         block_args = argparse.Namespace(**vars(args) | {"block": client.blocksize})

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, read_audio, resample
+from audio.files import BLOCK_FRAMES, AudioSink, AudioSource, mono_at, read_audio
 from models.batching import BatchingNet
 from models.block_separation import BlockSeparation, Combination, Mode
 from models.checkpoint import read_state_dict
@@ -134,8 +134,8 @@ class Separator:
 
     def embed_audio(self, samples: np.ndarray, sample_rate_hz: int) -> torch.Tensor:
         """An example clip ``(channels, frames)`` -> ``(1, 512)`` condition (channels averaged)."""
-        mono = resample(samples.mean(axis=0, keepdims=True), sample_rate_hz, MODEL_SAMPLE_RATE_HZ)
-        return self.query_net.embed_audio(torch.from_numpy(mono))
+        mono = mono_at(samples, sample_rate_hz, MODEL_SAMPLE_RATE_HZ)
+        return self.query_net.embed_audio(torch.from_numpy(mono[None]))
 
     def block_separation(
         self,

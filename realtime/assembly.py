@@ -15,10 +15,9 @@ from models.lowlatency import LowLatencyNet
 from models.networks import SeparationNet
 from models.resunet import FilmOffsets
 from realtime.contract import StreamShape
-from realtime.engine import Controls, Engine, EngineSettings, latency_budget
+from realtime.engine import DEFAULT_BLOCK_FRAMES, Controls, Engine, EngineSettings, latency_budget
 from realtime.tuning import plan_for_latency, plan_lowlatency, recommended_settings, settings_for_hop
 
-DEFAULT_BLOCK_FRAMES = 512
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from realtime.stats import EngineStats
 from realtime.streaming import StreamingSeparator, StreamSettings
 
 WORKER_POLL_S = 0.001
+DEFAULT_BLOCK_FRAMES = 512  # device frames per callback where nothing chose the block
 RESAMPLER_PROBE_PIECES = 200  # 10 ms pieces: two seconds, many of soxr's output blocks
 
 
@@ -70,7 +71,7 @@ class EngineSettings:
     held back) instead of soxr's high quality (up to 37 ms)."""
 
     device_rate_hz: int = 48_000
-    block_frames: int = 512
+    block_frames: int = DEFAULT_BLOCK_FRAMES
     stream: StreamShape = field(default_factory=StreamSettings)
     compute_margin_ms: float | None = None  # time the worker may take for a hop; None: one hop
     fallback: Fallback | None = None  # None: the measured default of each mode

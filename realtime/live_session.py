@@ -20,15 +20,15 @@ from typing import Literal
 
 import torch
 
-from audio.files import read_audio, resample
+from audio.files import read_mono
 from models.config import samples_to_ms
 from models.lowlatency import LowLatencyNet
 from models.separator import Separator
 from models.minilm import NearestSound
 from models.queries import Query, describe, excluded_count
 from realtime.audio_io import DuplexStream, FileInputStream, find_device
-from realtime.assembly import DEFAULT_BLOCK_FRAMES, LiveRequest, engine_settings, film_of
-from realtime.engine import Controls, Engine
+from realtime.assembly import LiveRequest, engine_settings, film_of
+from realtime.engine import DEFAULT_BLOCK_FRAMES, Controls, Engine
 from realtime.fallback import FALLBACK_DESCRIPTIONS
 from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
@@ -241,10 +241,7 @@ class LiveSession:
 
     @staticmethod
     def _audio_stream(engine: Engine, choice: StreamChoice, client=None, loopback=None) -> DuplexStream | FileInputStream | VirtualMic:
-        mono = None
-        if choice.input_file is not None:
-            clip = read_audio(choice.input_file)
-            mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, choice.rate_hz)[0]
+        mono = read_mono(choice.input_file, choice.rate_hz) if choice.input_file is not None else None
         if client is not None:
             return VirtualMic(client, engine, mono, loopback, loop=True)
         if mono is None:

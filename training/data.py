@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from models.errors import UserError
-from audio.files import read_audio, resample
+from audio.files import read_mono
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.config import DEFAULT_SEGMENT_SAMPLES
 from training.effects import RoomEffects, in_a_room, with_background
@@ -201,8 +201,7 @@ class CombinedSources:
 
 def clip_segment(path: Path, rng: np.random.Generator, n_samples: int) -> np.ndarray:
     """``(n_samples,)`` float32 at 32 kHz from a random start in the mono mix of ``path`` (looped if short)."""
-    clip = read_audio(path)
-    mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)[0]
+    mono = read_mono(path, MODEL_SAMPLE_RATE_HZ)
     start = int(rng.integers(0, max(1, len(mono) - n_samples)))
     return np.resize(mono[start:], n_samples).astype(np.float32)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audio.files import read_audio, resample
+from audio.files import mono_at, read_audio
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.separator import Separator
 from training.data import GeneratedSources, LibrarySources, MixConfig, Mixtures, SourcePool
@@ -57,7 +57,7 @@ def listed_items(csv_path: Path) -> Iterator[dict]:
     with open(csv_path, newline="") as handle:
         for row in csv.DictReader(handle):
             mixture, target = read_audio(csv_path.parent / row["mixture"]), read_audio(csv_path.parent / row["target"])
-            to_32k = lambda clip: resample(clip.samples.mean(0, keepdims=True), clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)
+            to_32k = lambda clip: mono_at(clip.samples, clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)[None]
             yield {
                 "mixture": torch.from_numpy(to_32k(mixture)),
                 "target": torch.from_numpy(to_32k(target)),

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import UserError
-from audio.files import AudioFileError, read_audio, resample, write_audio
+from audio.files import AudioFileError, read_mono, write_audio
 from audio.places import write_atomically
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.midi import melody, standard_midi_file
@@ -315,8 +315,7 @@ def assign_splits(rows: list[dict], seed: int) -> None:
 
 def trimmed_mono(path: Path) -> np.ndarray:
     """The file as mono float32 at 32 kHz, without leading and trailing silence."""
-    clip = read_audio(path)
-    mono = resample(clip.samples.mean(axis=0, keepdims=True), clip.sample_rate_hz, MODEL_SAMPLE_RATE_HZ)[0]
+    mono = read_mono(path, MODEL_SAMPLE_RATE_HZ)
     loud = np.flatnonzero(np.abs(mono) > 10 ** (SILENCE_DBFS / 20))
     return mono[loud[0] : loud[-1] + 1] if len(loud) else mono[:0]
 
