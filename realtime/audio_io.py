@@ -15,6 +15,7 @@ import numpy as np
 from models.errors import UserError
 from realtime.engine import Engine
 from realtime.errors import AudioDeviceError
+from realtime.file_blocks import FileBlocks
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,7 @@ class FileInputStream(_EngineStream):
     def __init__(self, engine: Engine, samples: np.ndarray, output_device: int | None = None, channels: int = 2) -> None:
         sd = portaudio()
         self.engine = engine
-        self.samples = samples.astype(np.float32)
-        self.position = 0
+        self.file = FileBlocks(samples)
         frames = engine.settings.block_frames
         self._mono_in = np.zeros(frames, dtype=np.float32)
         self._mono_out = np.zeros(frames, dtype=np.float32)
@@ -181,11 +181,7 @@ class FileInputStream(_EngineStream):
         if status.output_underflow:
             self.engine.stats.output_xruns += 1
         mono_in, mono_out = self._mono_in[:frames], self._mono_out[:frames]
-        start = self.position % len(self.samples)
-        first = min(frames, len(self.samples) - start)
-        mono_in[:first] = self.samples[start : start + first]
-        mono_in[first:] = self.samples[: frames - first]
-        self.position += frames
+        self.file.read_into(mono_in)
         self.engine.process_block(mono_in, mono_out)
         outdata[:] = mono_out[:, None]
         output_s = time_info.outputBufferDacTime - time_info.currentTime  # the file's block is taken now

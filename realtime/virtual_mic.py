@@ -32,6 +32,7 @@ import numpy as np
 
 from realtime.engine import Engine
 from realtime.errors import VirtualMicError
+from realtime.file_blocks import FileBlocks
 
 OUTPUT_PORT = "capture_1"
 INPUT_PORT = "input_1"
@@ -152,9 +153,7 @@ class VirtualMic:
                 f"server at {client.samplerate} Hz in periods of {client.blocksize}: build it for the server"
             )
         self.client, self.engine, self.loopback = client, engine, loopback
-        self.samples = None if samples is None else np.resize(samples.astype(np.float32), max(len(samples), client.blocksize))
-        self.loop = loop
-        self.position = 0  # input samples handed to the engine
+        self.file = None if samples is None else FileBlocks(samples, loop)
         self._block = np.zeros(client.blocksize, dtype=np.float32)
         self.input = self.output = None  # registered in start(), once the client is active
         client.set_process_callback(self._process)
@@ -177,7 +176,8 @@ class VirtualMic:
     @property
     def played_all(self) -> bool:
         """For file input played once: the whole file has come out of the engine (its latency included)."""
-        return self.samples is not None and not self.loop and self.position >= len(self.samples) + self.engine.latency_samples
+        file = self.file
+        return file is not None and not file.loop and file.position >= len(file.samples) + self.engine.latency_samples
 
     def start(self) -> None:
         self.engine.start()
@@ -185,7 +185,7 @@ class VirtualMic:
         # JACK refuses connections to an inactive client's ports, so they are made only now: other
         # apps never list a virtual microphone they cannot connect to. The input first, since the
         # process callback starts running blocks once the output exists.
-        if self.samples is None:
+        if self.file is None:
             self.input = self.client.inports.register(INPUT_PORT)
         self.output = self.client.outports.register(OUTPUT_PORT)
         if self.loopback is not None:
@@ -214,9 +214,5 @@ class VirtualMic:
         if self.input is not None:
             block[:] = self.input.get_array()
         else:
-            start = self.position % len(self.samples) if self.loop else self.position
-            piece = self.samples[start : start + frames]
-            block[: len(piece)] = piece
-            block[len(piece) :] = self.samples[: frames - len(piece)] if self.loop else 0.0
-        self.position += frames
+            self.file.read_into(block)
         self.engine.process_block(block, self.output.get_array())

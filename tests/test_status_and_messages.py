@@ -59,3 +59,19 @@ def test_a_bug_is_not_called_a_user_error(monkeypatch, capsys):
     monkeypatch.setattr(cli.main, "run_embed", bug)
     with pytest.raises(ValueError, match="an index went wrong"):
         cli.main.main(["embed", "-q", "speech", "-o", "x.npy"])
+
+
+def test_a_file_standing_in_for_a_microphone_loops_or_ends_in_silence_at_any_block_size():
+    import numpy as np
+
+    from realtime.file_blocks import FileBlocks
+
+    samples = np.arange(1, 6, dtype=np.float32)  # shorter than a block
+    looped, once = FileBlocks(samples), FileBlocks(samples, loop=False)
+    blocks = [np.zeros(n, dtype=np.float32) for n in (3, 7, 2)]
+    for block in blocks:
+        looped.read_into(block)
+    assert np.concatenate(blocks).tolist() == [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2]
+    for block in blocks:
+        once.read_into(block)
+    assert np.concatenate(blocks).tolist() == [1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0] and once.position == 12
