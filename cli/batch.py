@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING
 
 import soundfile as sf
 
-from models.errors import UserError
 from audio.files import AudioFileError
 from audio.places import OutputPlaceError, check_output_place, output_is_complete, write_atomically
 from models.config import MODES
-from models.errors import ModelLoadingError, NonFiniteOutput, SeparationStopped
+from models.errors import ModelLoadingError, NonFiniteOutput, SeparationStopped, UserError
 from models.queries import QuerySet, parse_query
 
 if TYPE_CHECKING:  # nothing heavy at import: the lass parser asks is_batch before torch loads

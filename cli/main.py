@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
-from models.errors import UserError
 from audio.files import AudioFileError, AudioFileWarning, AudioSource
 from audio.places import OutputPlaceError, check_output_place, check_writable_place
 from cli.batch import LOG_NAME, BatchReport, Job, collect_jobs, is_batch, is_manifest, run_batch, write_log
 from cli.distributed import gathered, local_device, process_group, rank_and_world, share
 from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
 from models.config import MODES
-from models.errors import ModelLoadingError, NonFiniteOutput
+from models.errors import ModelLoadingError, NonFiniteOutput, UserError
 from models.queries import CONDITION_SUFFIX, check_texts, describe, parse_query, texts_of
 from realtime.errors import AudioDeviceError, EngineFailure, UnprocessedOutput, VirtualMicError
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
@@ -254,15 +253,17 @@ def run_stream(args: argparse.Namespace) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> None:
-    from training.evaluate import run
+    from training.evaluate import format_table, run
 
-    run(args, load_separator(args))
+    print(format_table(run(args, load_separator(args))))
+    if args.out:
+        print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}")
 
 
 def run_library(args: argparse.Namespace) -> None:
     from training.source_library import run
 
-    run(args)
+    print(f"wrote {run(args, lambda line: print(line, flush=True))}")
 
 
 def run_train(args: argparse.Namespace) -> None:

@@ -7,11 +7,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from models.errors import UserError
 from audio.files import AudioSource, read_mono
 from audio.places import check_output_place
 from cli import running
 from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
+from models.errors import UserError
 from models.lowlatency import LowLatencyNet
 from models.queries import Query, excluded_count, parse_query, texts_of
 from realtime.assembly import LiveRequest

@@ -13,10 +13,10 @@ from typing import Literal
 import numpy as np
 import torch
 
-from models.errors import UserError
 from audio.files import stream_resampler
 from models.batching import BatchingNet
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ, MODES, N_FFT
+from models.errors import UserError
 from models.resunet import FilmOffsets, ResUNet30
 from models.windowing import DEFAULT_OVERLAP_SAMPLES, SegmentStream
 

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from transformers.audio_utils import mel_filter_bank
 
-from models.errors import UserError
 from models.config import CLAP_MAX_SAMPLES, CLAP_SAMPLE_RATE_HZ, MODEL_SAMPLE_RATE_HZ
+from models.errors import UserError
 
 CLAP_N_FFT = 1024
 CLAP_HOP = 480

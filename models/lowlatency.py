@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.errors import UserError
 from models.config import CONDITION_DIM, samples_to_ms
+from models.errors import UserError
 from models.resunet import FilmOffsets
 
 ARCHITECTURE = "lowlatency"

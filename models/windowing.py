@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import torch
 
-from models.errors import UserError
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
+from models.errors import UserError
 
 DEFAULT_OVERLAP_SAMPLES = 2 * MODEL_SAMPLE_RATE_HZ
 

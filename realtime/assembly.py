@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from models.errors import UserError
 from models.config import ms_to_samples
+from models.errors import UserError
 from models.lowlatency import LowLatencyNet
 from models.networks import SeparationNet
 from models.resunet import FilmOffsets

@@ -14,9 +14,9 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from models.errors import UserError
 from audio.places import OutputPlaceError, write_atomically
 from models.config import MODES
+from models.errors import UserError
 from models.queries import parse_query
 
 

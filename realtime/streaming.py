@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.errors import UserError
 from models.config import HOP_LENGTH, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
+from models.errors import UserError
 from models.resunet import FilmOffsets, ResUNet30
 from realtime.contract import HopFeeder, SpectralFrames
 from realtime.window_pass import CudaGraphWindowPass, window_pass

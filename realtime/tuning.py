@@ -9,8 +9,8 @@ import time
 import numpy as np
 import torch
 
-from models.errors import UserError
 from models.config import HOP_LENGTH, MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
+from models.errors import UserError
 from models.lowlatency import LowLatencyNet
 from models.networks import SeparationNet
 from models.resunet import FilmOffsets, ResUNet30

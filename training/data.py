@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from models.errors import UserError
 from audio.files import read_mono
 from models.config import MODEL_SAMPLE_RATE_HZ
+from models.errors import UserError
 from training.config import DEFAULT_SEGMENT_SAMPLES
 from training.effects import RoomEffects, in_a_room, with_background
 from training.source_library import read_manifest

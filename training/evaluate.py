@@ -136,11 +136,9 @@ def run(args: argparse.Namespace, separator: Separator) -> dict:
     with torch.inference_mode():
         results = evaluate(separator, items)
     summary = summarise(results)
-    print(format_table(summary))
     if args.out:
         settings = {k: str(v) for k, v in vars(args).items() if k not in ("func",)}
         if args.checkpoint and Path(args.checkpoint).is_file():  # the results name the exact weights they scored
             settings["checkpoint_sha256"] = file_sha256(Path(args.checkpoint))
         write_results(args.out, summary, results, settings)
-        print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}")
     return summary

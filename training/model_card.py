@@ -284,7 +284,6 @@ def main() -> None:
         {key: json.loads(path.read_text()) for key, path in evaluations.items()},
     )
     args.out.write_text(card)
-    print(card)
 
 
 if __name__ == "__main__":

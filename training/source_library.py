@@ -25,15 +25,16 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.errors import UserError
 from audio.files import AudioFileError, read_mono, write_audio
 from audio.places import write_atomically
 from models.config import MODEL_SAMPLE_RATE_HZ
+from models.errors import UserError
 from training.midi import melody, standard_midi_file
 
 RESERVED_PACKAGES = ("sonic-pi-samples", "alsa-utils")
@@ -44,6 +45,7 @@ SILENCE_DBFS = -50.0  # trimmed from both ends
 HELDOUT_SHARE = 0.2
 MANIFEST = "manifest.jsonl"
 CAPTIONS_CSV = "captions.csv"
+Say = Callable[[str], None]  # where a long build's progress lines go (the command line prints them)
 
 # Captions per class: several phrasings, as the generated sources have. A class the generated sources
 # also have takes their label ("speech", "bells"), so both train one class. Labelled "bell", the
@@ -88,7 +90,7 @@ class PackageSources:
     licenses: tuple[str, ...]
     rules: tuple[Rule, ...]
 
-    def collect(self, root: Path, out: Path, seed: int) -> list[dict]:
+    def collect(self, root: Path, out: Path, seed: int, say: Say) -> list[dict]:
         """Write the package's sources under ``out/<package>/``; rows of file, label, source, sha256, seconds."""
         listing = subprocess.run(["dpkg-query", "-L", self.package], capture_output=True, text=True)
         files = [root / line.lstrip("/") for line in listing.stdout.splitlines()] if root == Path("/") else sorted(root.rglob("*"))
@@ -101,7 +103,7 @@ class PackageSources:
             try:
                 audio = trimmed_mono(path)
             except AudioFileError as error:
-                print(f"skipped {inside}: {error}", flush=True)
+                say(f"skipped {inside}: {error}")
                 continue
             row = _write_source(out, self.package, path.stem, audio, hashlib.sha256(path.read_bytes()).hexdigest())
             if row is not None:
@@ -131,7 +133,7 @@ class SoundfontSources:
     melodies_per_program: int = 8
     melody_beats: float = 12.0  # 6 s at 120 beats per minute
 
-    def collect(self, root: Path, out: Path, seed: int) -> list[dict]:
+    def collect(self, root: Path, out: Path, seed: int, say: Say) -> list[dict]:
         synth = shutil.which("fluidsynth")
         if synth is None:
             raise LibraryError(f"{self.package} is played with fluidsynth, which is not installed: apt-get install fluidsynth")
@@ -320,7 +322,7 @@ def trimmed_mono(path: Path) -> np.ndarray:
     return mono[loud[0] : loud[-1] + 1] if len(loud) else mono[:0]
 
 
-def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) -> Path:
+def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0, say: Say = lambda line: None) -> Path:
     """Build (or rebuild) the library in ``out`` from ``packages``; returns the manifest's path."""
     entries = [catalogue_entry(package) for package in packages]  # refuse reserved or unknown first
     rows: list[dict] = []
@@ -336,9 +338,9 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) ->
         (out / "licenses").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(copyright_file, out / "licenses" / f"{entry.package}.copyright")
         package_rows = []
-        for row in entry.collect(root, out, seed):
+        for row in entry.collect(root, out, seed, say):
             if row["sha256"] in seen:  # messengers share sound files: one copy, or it could sit in both splits
-                print(f"skipped {entry.package}:{row['source']}: the same file as {seen[row['sha256']]}", flush=True)
+                say(f"skipped {entry.package}:{row['source']}: the same file as {seen[row['sha256']]}")
                 (out / row["file"]).unlink()
                 continue
             seen[row["sha256"]] = f"{entry.package}:{row['source']}"
@@ -346,7 +348,7 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0) ->
         common = {"package": entry.package, "version": version, "licenses": list(entry.licenses)}
         common["copyright"] = f"licenses/{entry.package}.copyright"
         rows += [common | row | {"captions": list(CAPTIONS[row["label"]])} for row in package_rows]
-        print(f"{entry.package} {version}: {len(package_rows)} files", flush=True)
+        say(f"{entry.package} {version}: {len(package_rows)} files")
     assign_splits(rows, seed)
     manifest = out / MANIFEST
     write_atomically(manifest, "".join(json.dumps(row) + "\n" for row in rows).encode())
@@ -376,7 +378,7 @@ def _write_source(out: Path, package: str, name: str, audio: np.ndarray, sha256:
     return {"file": relative, "sha256": sha256, "seconds": round(len(audio) / MODEL_SAMPLE_RATE_HZ, 3)}
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace, say: Say) -> Path:
+    """``lass library build``: the manifest written; progress goes to ``say``."""
     packages = args.package or [entry.package for entry in CATALOGUE]
-    manifest = build_library(args.out, packages, args.cache or args.out / ".cache", args.seed)
-    print(f"wrote {manifest}")
+    return build_library(args.out, packages, args.cache or args.out / ".cache", args.seed, say)

@@ -22,10 +22,9 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from torch.utils.data import DataLoader
 
-from models.errors import UserError
 from models.checkpoint import load_pickled
 from models.config import SeparationConfig
-from models.errors import ModelLoadingError
+from models.errors import ModelLoadingError, UserError
 from models.networks import SeparationNet
 from models.loading import caption_labels, load_query_net, load_separation_net, save_bundle
 from models.minilm import MiniLmQueryNet
