@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.w
 
 
 def engine_figures(session: LiveSession) -> dict:
-    stats = session.engine.stats.snapshot()
+    stats = asdict(session.engine.stats.snapshot())
     return {k: stats[k] for k in ("rtf", "hop_ms_p50", "hop_ms_p99", "dropouts", "dropped_hops", "output_xruns")}
 
 

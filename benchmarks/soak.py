@@ -68,7 +68,7 @@ class Soak:
     def stop(self) -> None:
         stats = self.session.engine.stats.snapshot()
         for name in self.totals:
-            self.totals[name] += int(stats[name])
+            self.totals[name] += int(getattr(stats, name))
         self.session.stop()
 
     def change_query(self) -> None:
@@ -81,7 +81,7 @@ class Soak:
         """Figures since the start (running totals) and the longest callback since the last sample."""
         engine = self.session.engine
         stats = engine.stats.snapshot()
-        callback_max_ms = stats["callback_max_ms"]
+        callback_max_ms = stats.callback_max_ms
         engine.stats.callback_max_s = 0.0  # the next row reports its own period's maximum
         self._load.__exit__()
         foreign_cores, self._load = self._load.cores, ForeignLoad().__enter__()
@@ -95,12 +95,12 @@ class Soak:
             "starts": self.starts,
             "query_changes": self.query_changes,
             "query_errors": self.query_errors,
-            "dropouts": self.totals["dropouts"] + stats["dropouts"],
-            "dropped_hops": self.totals["dropped_hops"] + stats["dropped_hops"],
-            "nonfinite_samples": self.totals["nonfinite_samples"] + stats["nonfinite_samples"],
-            "callbacks": self.totals["callbacks"] + stats["callbacks"],
+            "dropouts": self.totals["dropouts"] + stats.dropouts,
+            "dropped_hops": self.totals["dropped_hops"] + stats.dropped_hops,
+            "nonfinite_samples": self.totals["nonfinite_samples"] + stats.nonfinite_samples,
+            "callbacks": self.totals["callbacks"] + stats.callbacks,
             "callback_max_ms": callback_max_ms,
-            "hop_ms_p99": stats["hop_ms_p99"],
+            "hop_ms_p99": stats.hop_ms_p99,
             "foreign_cores": foreign_cores,
             "quiet": foreign_cores <= QUIET_FOREIGN_CORES,
         }

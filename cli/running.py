@@ -76,6 +76,6 @@ def stream_virtual_mic(mic: VirtualMic, seconds: float | None) -> None:
 def _status(engine: Engine) -> str:
     s = engine.stats.snapshot()
     return (
-        f"{timing_text(s)}  dropouts {s['dropouts']}  dropped hops {s['dropped_hops']}  xruns {s['input_xruns']}/{s['output_xruns']}  "
-        f"latency {engine.latency_ms:.0f} ms ({measured_text(s['measured_latency_ms'])})"
+        f"{timing_text(s)}  dropouts {s.dropouts}  dropped hops {s.dropped_hops}  xruns {s.input_xruns}/{s.output_xruns}  "
+        f"latency {engine.latency_ms:.0f} ms ({measured_text(s.measured_latency_ms)})"
     )

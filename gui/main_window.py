@@ -28,7 +28,7 @@ from models.separator import Separator, lowlatency_checkpoint, official_checkpoi
 from realtime.assembly import hop_latency_ms
 from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.errors import AudioDeviceError
-from realtime.live_session import HOP_CHOICES_MS, LiveSession, StreamChoice, describe_match
+from realtime.live_session import HOP_CHOICES_MS, LiveSession, SessionStatus, StreamChoice, describe_match
 from realtime.presets import Preset, find_preset, load_presets, save_preset
 from realtime.stats import measured_text, timing_text
 
@@ -41,7 +41,8 @@ SLIDER_VALUE_WIDTH_PX = 70
 SLIDER_MIN_WIDTH_PX = 90  # the dry/wet and gain sliders stay usable however long the query's state
 RECORDING_MIN_WIDTH_PX = 160
 MODEL_LABEL_MIN_WIDTH_PX = 140
-DEVICE_NAME_CHARS, BUNDLED_CHOICE_CHARS = 14, 30  # what a closed menu shows; its list shows the whole names
+DEVICE_NAME_CHARS, BUNDLED_CHOICE_CHARS = 11, 30
+INPUT_FILE_BUTTON, INPUT_FILE_NAME_WIDTH_PX = "Input file…", 120  # what a closed menu shows; its list shows the whole names
 DEFAULT_VIRTUAL_MIC = "lass-live"
 DEFAULT, LOWLATENCY = "default", "lowlatency"
 # The bundled models by what they cost and give, from the benchmarks on this project's 2-core CPU:
@@ -126,7 +127,8 @@ class MainWindow(QMainWindow):
             self.hop.addItem(f"hop {hop_ms} ms", hop_ms)
         self.rate.currentIndexChanged.connect(lambda _: self._label_hops())
         self._label_hops()
-        self.input_file_button = QPushButton("Play a file as input…", clicked=self._choose_input_file)
+        self.input_file_button = QPushButton(INPUT_FILE_BUTTON, clicked=self._choose_input_file)
+        self.input_file_button.setToolTip("play a file (looped) as the input instead of the microphone")
         self.input_file: Path | None = None
         self.start_button = QPushButton("Start", clicked=self.toggle_running)
         self.bypass = QCheckBox("Bypass", toggled=lambda on: self.session.set_controls(bypass=on))
@@ -332,19 +334,19 @@ class MainWindow(QMainWindow):
             ))
         self._show_phase(self.session.status())
 
-    def _show_phase(self, status: dict) -> None:
+    def _show_phase(self, status: SessionStatus) -> None:
         """The Start button and the status line follow the session's phase; a failed start is said once."""
-        phase = status["phase"]
+        phase = status.phase
         self.start_button.setText({"starting": "Starting…", "running": "Stop"}.get(phase, "Start"))
         playable = phase == "running" or self.output_device.count() > 0 or self.virtual_mic.isChecked()
         self.start_button.setEnabled(phase != "starting" and playable)
         self.start_button.setToolTip("" if playable else "no device to play to: tick Virtual mic to publish the output instead")
         if phase == "starting":
             self.status.setText("starting: encoding the query and measuring this machine…")
-        elif phase == "failed" and status["start_error"] != self._shown_start_error:
-            self._shown_start_error = status["start_error"]
-            self.status.setText(f"could not start: {status['start_error']}")
-            QMessageBox.critical(self, "Cannot start audio", f"{status['start_error']}\n\nPick other devices or another sample rate.")
+        elif phase == "failed" and status.start_error != self._shown_start_error:
+            self._shown_start_error = status.start_error
+            self.status.setText(f"could not start: {status.start_error}")
+            QMessageBox.critical(self, "Cannot start audio", f"{status.start_error}\n\nPick other devices or another sample rate.")
         elif phase == "stopped":
             self.status.setText("no audio devices" if self.device_problem else "stopped")
             self.warning.setText(self.device_problem or "")
@@ -402,7 +404,9 @@ class MainWindow(QMainWindow):
         if not path:
             return  # cancelled: the file already chosen stays
         self.input_file = Path(path)
-        self.input_file_button.setText(Path(path).name if path else "Play a file as input…")
+        metrics = self.input_file_button.fontMetrics()  # a long name never widens the window
+        self.input_file_button.setText(metrics.elidedText(self.input_file.name, Qt.TextElideMode.ElideMiddle, INPUT_FILE_NAME_WIDTH_PX))
+        self.input_file_button.setToolTip(f"input: {self.input_file} (looped); click to choose another file")
 
     def _toggle_recording(self, on: bool) -> None:
         if on and self.session.running:
@@ -423,9 +427,9 @@ class MainWindow(QMainWindow):
         self.session.keep_up()
         status = self.session.status()
         loading = f" · loading {self._loading_name}…" if self._loading_name else ""
-        self.model_label.setText(f"Model: {status['model']}{loading}")
+        self.model_label.setText(f"Model: {status.model}{loading}")
         error = self.session.model_error
-        if self._loading_name is not None and (status["model"] == self._loading_name or error):
+        if self._loading_name is not None and (status.model == self._loading_name or error):
             self._loading_name = None
             self.loading.setVisible(False)
         if error and error != self._shown_error:
@@ -435,36 +439,36 @@ class MainWindow(QMainWindow):
         own_hop = self.session.has_own_hop
         self.hop.setEnabled(not own_hop)
         self.hop.setToolTip("the low-latency model streams at its own hop" if own_hop else "a larger hop costs latency and keeps up on a slower machine")
-        if not status["running"]:
+        if not status.running:
             return
-        if status["recording"] is not None and status["recording_error"]:
+        if status.recording is not None and status.recording_error:
             self.record.setChecked(False)  # keeps what was written, and says why it stopped
-        elif status["recording"] is not None:
-            path, seconds = status["recording"]
+        elif status.recording is not None:
+            path, seconds = status.recording
             self.recording.setText(f"● REC {int(seconds) // 60}:{int(seconds) % 60:02d} → {path}")
         elif self.recording.text().startswith("●"):  # stopped without the button (by the session)
             self.recording.setText("")
-        state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status["query_state"], "")
-        if state != "active" or not status["query"]:
+        state = {"encoding": "encoding…", "active": "active", "error": "failed"}.get(status.query_state, "")
+        if state != "active" or not status.query:
             self.query_state.setText(state)
         elif not self.query.currentText().strip() and not self.chips.chips and not isinstance(self.session.query, Path):
-            self.query_state.setText(f"empty box: still {status['query']}")  # never a silent default
+            self.query_state.setText(f"empty box: still {status.query}")  # never a silent default
         else:
-            match = f" · {describe_match(status['query_match'])}" if status["query_match"] else ""
-            self.query_state.setText(f"active: {status['query']}{match}")
-        published = f" · virtual mic {status['virtual_mic']}" if status["virtual_mic"] else ""
+            match = f" · {describe_match(status.query_match)}" if status.query_match else ""
+            self.query_state.setText(f"active: {status.query}{match}")
+        published = f" · virtual mic {status.virtual_mic}" if status.virtual_mic else ""
         self.status.setText(
-            f"{status['audio']}{published} · {status['model']} on {status['device']} · latency {status['latency_ms']:.0f} ms "
-            f"({measured_text(status['measured_latency_ms'])}) · {timing_text(status)} · dropouts {status['dropouts']}"
+            f"{status.audio}{published} · {status.model} on {status.device} · latency {status.latency_ms:.0f} ms "
+            f"({measured_text(status.stats.measured_latency_ms)}) · {timing_text(status.stats)} · dropouts {status.stats.dropouts}"
         )
-        self.warning.setText(status["query_error"] or status["warning"] or status["adaptation"] or "")
+        self.warning.setText(status.query_error or status.warning or status.adaptation or "")
         now_s = time.monotonic()
-        self.input_meter.show_peak(status["input_peak"], now_s)
-        self.output_meter.show_peak(status["output_peak"], now_s)
+        self.input_meter.show_peak(status.input_peak, now_s)
+        self.output_meter.show_peak(status.output_peak, now_s)
         frames = self.session.frames()
         if frames is not None and frames.hop_index != self._last_hop:
             self._last_hop = frames.hop_index
-            dry, target = self.session.engine.controls.gains()  # output = dry * input + target * separated
+            dry, target = self.session.controls.gains()  # output = dry * input + target * separated
             heard = frames.input_magnitude * np.abs(dry + target * frames.mask)
             views = (display_db(frames.input_magnitude), display_bins(frames.mask), display_db(heard))
             self.pacer.add(display_columns(np.stack(views, axis=1), frames.frame_samples))

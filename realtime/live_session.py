@@ -32,6 +32,7 @@ from realtime.engine import DEFAULT_BLOCK_FRAMES, Controls, Engine
 from realtime.fallback import FALLBACK_DESCRIPTIONS
 from realtime.query import QueryUpdater, State
 from realtime.recorder import Recorder, recording_paths
+from realtime.stats import StatsSnapshot
 from realtime.contract import SpectralFrames
 from realtime.streaming import runs_cuda_graph
 from realtime.virtual_mic import VirtualMic, close_client, open_client
@@ -346,50 +347,78 @@ class LiveSession:
     def frames(self) -> SpectralFrames | None:
         return self.engine.separator.latest if self.engine is not None else None
 
-    def status(self) -> dict:
-        """Figures for the status line, and a warning when the machine cannot keep up."""
+    def status(self) -> SessionStatus:
+        """What the window shows: the phase, the figures, and a warning when the machine cannot keep up."""
         if self.engine is None:
-            return {"model": self.model_name, "running": False, "phase": self.phase, "start_error": self.start_error}
+            return SessionStatus(self.model_name, self.phase, start_error=self.start_error)
         engine = self.engine
         stats = engine.stats.snapshot()
-        settings = engine.settings.stream
-        behind = self._lateness.behind(stats["dropouts"] + stats["dropped_hops"], time.monotonic())
+        behind = self._lateness.behind(stats.dropouts + stats.dropped_hops, time.monotonic())
         fallback = FALLBACK_DESCRIPTIONS[engine.fallback]
         audio = "separating"
         warning = None
         if engine.failure is not None:
             audio = f"stopped: playing {fallback}"
             warning = f"separation stopped ({engine.failure!r}): playing {fallback}; press Stop"
-        elif behind or stats["rtf"] > KEEP_UP_RTF:
+        elif behind or stats.rtf > KEEP_UP_RTF:
             audio = f"behind: playing {fallback} where late" if behind else audio
-            warning = f"this machine is not keeping up (real-time factor {stats['rtf']:.2f}): {_remedy(engine)}"
-        elif stats["nonfinite_samples"]:
-            warning = f"{stats['nonfinite_samples']} NaN or infinite samples were silenced: check the input and the model"
+            warning = f"this machine is not keeping up (real-time factor {stats.rtf:.2f}): {_remedy(engine)}"
+        elif stats.nonfinite_samples:
+            warning = f"{stats.nonfinite_samples} NaN or infinite samples were silenced: check the input and the model"
         elif engine.separator.fallback_reason:
             warning = engine.separator.fallback_reason
         device_latency = self.stream.device_latency_s if self.stream is not None else 0.0
-        return stats | {
-            "model": self.model_name,
-            "running": self.running,
-            "phase": self.phase,
-            "start_error": None,
-            "device": _device_name(engine),
-            "latency_ms": engine.latency_ms + 1000 * device_latency,
-            "hop_ms": samples_to_ms(settings.hop_samples),
-            "input_peak": engine.stats.input_peak,
-            "output_peak": engine.stats.output_peak,
-            "query": describe(self.updater.active) if self.updater and self.updater.active else None,
-            "query_state": self.updater.state if self.updater else "idle",
-            "query_error": self.updater.error if self.updater and self.updater.state == "error" else None,
-            "query_match": self._active_match(),
-            "recording": (self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
-            "recording_error": self.recorder.error if self.recorder is not None else self.recording_error,
-            "behind": behind,
-            "virtual_mic": self.stream.source if isinstance(self.stream, VirtualMic) else None,
-            "audio": audio,
-            "adaptation": self.adaptation,
-            "warning": warning,
-        }
+        updater = self.updater
+        return SessionStatus(
+            self.model_name,
+            self.phase,
+            running=self.running,
+            stats=stats,
+            device=_device_name(engine),
+            latency_ms=engine.latency_ms + 1000 * device_latency,
+            hop_ms=samples_to_ms(engine.settings.stream.hop_samples),
+            input_peak=engine.stats.input_peak,
+            output_peak=engine.stats.output_peak,
+            query=describe(updater.active) if updater and updater.active else None,
+            query_state=updater.state if updater else "idle",
+            query_error=updater.error if updater and updater.state == "error" else None,
+            query_match=self._active_match(),
+            recording=(self.recorder.paths[0], self.recorder.seconds) if self.recorder is not None else None,
+            recording_error=self.recorder.error if self.recorder is not None else self.recording_error,
+            behind=behind,
+            virtual_mic=self.stream.source if isinstance(self.stream, VirtualMic) else None,
+            audio=audio,
+            adaptation=self.adaptation,
+            warning=warning,
+        )
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """A live session at one moment, for the window's status line and warnings. Without an engine
+    (stopped, starting, failed) only the first four say anything."""
+
+    model: str
+    phase: Phase
+    running: bool = False
+    start_error: str | None = None  # why the last start failed
+    stats: StatsSnapshot | None = None
+    device: str = ""  # where and how the separation net runs, e.g. "CPU, bfloat16"
+    latency_ms: float = float("nan")  # the engine's, plus the device's own buffering
+    hop_ms: float = float("nan")
+    input_peak: float = 0.0
+    output_peak: float = 0.0
+    query: str | None = None  # the active query, described
+    query_state: State = "idle"
+    query_error: str | None = None
+    query_match: NearestSound | None = None  # how near the active query is to a sound the model knows
+    recording: tuple[Path, float] | None = None  # the output file being written, and for how long (s)
+    recording_error: str | None = None
+    behind: bool = False  # late within the last BEHIND_WINDOW_S
+    virtual_mic: str | None = None  # what other apps record, when publishing
+    audio: str = ""  # what is heard: "separating", or what plays where the output is late
+    adaptation: str | None = None  # what keep_up changed, and why
+    warning: str | None = None
 
 
 def describe_match(match: NearestSound) -> str:

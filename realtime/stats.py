@@ -47,33 +47,53 @@ class EngineStats:
             return float("nan")
         return float(np.median(self._hop_times[(self.hops - 1 - np.arange(taken)) % HISTORY]))
 
-    def snapshot(self) -> dict[str, float]:
+    def snapshot(self) -> StatsSnapshot:
         """Current figures: hop time percentiles (ms), real-time factor, counters."""
         times = self._hop_times[~np.isnan(self._hop_times)]
         p50, p99 = (np.percentile(times, [50, 99]) * 1000) if len(times) else (np.nan, np.nan)
-        return {
-            "hop_ms_p50": float(p50),
-            "hop_ms_p99": float(p99),
-            "rtf": float(np.mean(times) / self.hop_duration_s) if len(times) else float("nan"),
-            "hops": self.hops,
-            "dropouts": self.dropouts,
-            "dropped_hops": self.dropped_hops,
-            "unprocessed_frames": self.unprocessed_frames,
-            "nonfinite_samples": self.nonfinite_samples,
-            "callbacks": self.callbacks,
-            "callbacks_over_budget": self.callbacks_over_budget,
-            "callback_max_ms": 1000 * self.callback_max_s,
-            "input_xruns": self.input_xruns,
-            "output_xruns": self.output_xruns,
-            "measured_latency_ms": 1000 * self.measured_latency_s,
-        }
+        return StatsSnapshot(
+            hop_ms_p50=float(p50),
+            hop_ms_p99=float(p99),
+            rtf=float(np.mean(times) / self.hop_duration_s) if len(times) else float("nan"),
+            hops=self.hops,
+            dropouts=self.dropouts,
+            dropped_hops=self.dropped_hops,
+            unprocessed_frames=self.unprocessed_frames,
+            nonfinite_samples=self.nonfinite_samples,
+            callbacks=self.callbacks,
+            callbacks_over_budget=self.callbacks_over_budget,
+            callback_max_ms=1000 * self.callback_max_s,
+            input_xruns=self.input_xruns,
+            output_xruns=self.output_xruns,
+            measured_latency_ms=1000 * self.measured_latency_s,
+        )
 
 
-def timing_text(snapshot: dict[str, float]) -> str:
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """The engine's figures at one moment (times in ms; nan before the first hop or measurement)."""
+
+    hop_ms_p50: float
+    hop_ms_p99: float
+    rtf: float
+    hops: int
+    dropouts: int
+    dropped_hops: int
+    unprocessed_frames: int
+    nonfinite_samples: int
+    callbacks: int
+    callbacks_over_budget: int
+    callback_max_ms: float
+    input_xruns: int
+    output_xruns: int
+    measured_latency_ms: float
+
+
+def timing_text(snapshot: StatsSnapshot) -> str:
     """``RTF 0.42 · hop 1.4/5.1 ms (p50/p99)``, or what stands for it before the first hop (never "nan")."""
-    if math.isnan(snapshot["rtf"]):
+    if math.isnan(snapshot.rtf):
         return "RTF and hop times: after the first hop"
-    return f"RTF {snapshot['rtf']:.2f} · hop {snapshot['hop_ms_p50']:.1f}/{snapshot['hop_ms_p99']:.1f} ms (p50/p99)"
+    return f"RTF {snapshot.rtf:.2f} · hop {snapshot.hop_ms_p50:.1f}/{snapshot.hop_ms_p99:.1f} ms (p50/p99)"
 
 
 def measured_text(measured_latency_ms: float) -> str:

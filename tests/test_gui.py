@@ -267,15 +267,15 @@ def test_an_overloaded_engine_makes_the_window_raise_its_hop_and_lower_it_once_r
     try:
         window.remove.setChecked(True)
         _start(window, qtbot)  # hop: auto
-        first_hop_ms = window.session.status()["hop_ms"]
+        first_hop_ms = window.session.status().hop_ms
         net.delay_s = 0.5
         qtbot.waitUntil(lambda: "behind: playing silence where late" in window.status.text(), timeout=20_000)
         qtbot.waitUntil(lambda: window.warning.text().startswith("the hop was raised from"), timeout=60_000)
-        assert window.session.status()["hop_ms"] > first_hop_ms and window.session.running
+        assert window.session.status().hop_ms > first_hop_ms and window.session.running
         net.delay_s = 0.0  # released: the window's timer brings the hop down again
         qtbot.waitUntil(lambda: window.warning.text().startswith("the hop was lowered from"), timeout=60_000)
         qtbot.waitUntil(lambda: window.session.running, timeout=30_000)
-        assert window.session.status()["hop_ms"] >= first_hop_ms
+        assert window.session.status().hop_ms >= first_hop_ms
     finally:
         window.session.stop()
 
@@ -462,7 +462,7 @@ def test_the_low_latency_choice_runs_the_low_latency_model_and_its_views(window,
     drawn = window.frames_drawn
     qtbot.waitUntil(lambda: window.frames_drawn > drawn + 10, timeout=10_000)
     status = window.session.status()
-    assert status["hop_ms"] == 4 and status["latency_ms"] < 60
+    assert status.hop_ms == 4 and status.latency_ms < 60
     assert np.ptp(window.mask_view.data[:, -20:]) > 0.01  # the newest columns hold the new model's masks
     assert not window.hop.isEnabled()  # its hop is its own
 
@@ -474,7 +474,7 @@ def test_cancelling_the_file_dialog_keeps_the_file_already_chosen(window, monkey
     window._choose_input_file()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: ("", ""))
     window._choose_input_file()
-    assert window.input_file == EXAMPLE and window.input_file_button.text() == EXAMPLE.name
+    assert window.input_file == EXAMPLE and str(EXAMPLE) in window.input_file_button.toolTip()
 
 
 def test_long_statuses_and_saved_paths_never_widen_the_window(window, qtbot):
@@ -492,7 +492,7 @@ def test_long_statuses_and_saved_paths_never_widen_the_window(window, qtbot):
     window.query_state.setText("active: a dog barking · unknown to this model (nearest: siren, 0.49) " * 3)
     window.model_label.setText("Model: " + "very-long-checkpoint-name-" * 10 + ".safetensors")
     qtbot.wait(50)
-    assert window.minimumSizeHint().width() == before <= 1100
+    assert window.minimumSizeHint().width() == before <= 1200  # with its frame, within 1280 px
     assert window.width() == 1100
     assert window.recording.toolTip().startswith("saved /home/someone/") and window.recording.text().endswith("input.wav")
     assert min(window.wet.width(), window.gain.width()) >= SLIDER_MIN_WIDTH_PX

@@ -50,7 +50,7 @@ def test_a_start_before_any_model_is_a_failed_state_that_says_why():
     session.start_in_background(StreamChoice(hop_ms=100))
     session.stop()  # waits for the start under way
     assert session.phase == "failed" and "start again once a model has loaded" in session.start_error
-    assert session.status()["start_error"] == session.start_error and not session.running
+    assert session.status().start_error == session.start_error and not session.running
 
 
 def test_a_model_load_is_owned_one_at_a_time_and_close_waits_for_it():
@@ -100,17 +100,17 @@ def test_behind_is_a_state_that_says_what_to_do_and_ends_when_the_engine_keeps_u
     session, net = _slow_session()
     session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
     try:
-        _wait_for(lambda: not session.status()["behind"])  # a busy machine may be late at first
+        _wait_for(lambda: not session.status().behind)  # a busy machine may be late at first
         status = session.status()
-        assert status["audio"] == "separating" and status["warning"] is None, status
+        assert status.audio == "separating" and status.warning is None, status
         net.delay_s = 0.6  # three hops' time per hop
-        _wait_for(lambda: session.status()["behind"])
+        _wait_for(lambda: session.status().behind)
         status = session.status()
-        assert status["audio"] == "behind: playing the dry input where late"
-        assert "choose a hop of 400 ms or more" in status["warning"]
+        assert status.audio == "behind: playing the dry input where late"
+        assert "choose a hop of 400 ms or more" in status.warning
         net.delay_s = 0.0
-        _wait_for(lambda: not session.status()["behind"])
-        assert session.status()["audio"] == "separating"  # the state ends once it keeps up again
+        _wait_for(lambda: not session.status().behind)
+        assert session.status().audio == "separating"  # the state ends once it keeps up again
     finally:
         session.stop()
 
@@ -136,8 +136,8 @@ def test_in_remove_mode_an_overloaded_engine_never_plays_back_what_it_removes(ja
         tester = LoopbackTester(noise)
         time.sleep(seconds / 2)
         net.delay_s = 0.6  # three hops' time per hop: most blocks are late from here on
-        _wait_for(lambda: session.status()["behind"])
-        assert session.status()["audio"] == "behind: playing silence where late"
+        _wait_for(lambda: session.status().behind)
+        assert session.status().audio == "behind: playing silence where late"
         recorded = tester.wait()
         dropouts = session.engine.stats.dropouts
     finally:
@@ -162,24 +162,24 @@ def test_with_the_hop_on_auto_an_overloaded_engine_raises_its_hop_says_so_and_lo
     session, net = _slow_session()
     session.start(StreamChoice(rate_hz=RATE_HZ))  # hop: auto
     try:
-        first_hop_ms = session.status()["hop_ms"]
+        first_hop_ms = session.status().hop_ms
         net.delay_s = 0.5
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (session.running and session.status()["hop_ms"] >= 800 and not session.status()["behind"]):
+        while time.monotonic() < deadline and not (session.running and session.status().hop_ms >= 800 and not session.status().behind):
             session.keep_up()  # the window's timer calls it
             time.sleep(0.1)
         status = session.status()
-        assert status["hop_ms"] == 800 > first_hop_ms  # in the app's steps, and no further than needed
-        assert status["adaptation"].startswith("the hop was raised from") and status["adaptation"].endswith("to 800 ms to keep up")
-        assert status["audio"] == "separating"
+        assert status.hop_ms == 800 > first_hop_ms  # in the app's steps, and no further than needed
+        assert status.adaptation.startswith("the hop was raised from") and status.adaptation.endswith("to 800 ms to keep up")
+        assert status.audio == "separating"
         net.delay_s = 0.0  # the load passes: the hop comes down a step, never below the one measured at start
         deadline = time.monotonic() + RECOVER_AFTER_S + 30
-        while time.monotonic() < deadline and not (session.running and session.status()["hop_ms"] < 800):
+        while time.monotonic() < deadline and not (session.running and session.status().hop_ms < 800):
             session.keep_up()
             time.sleep(0.1)
         lowered_ms = max(first_hop_ms, 400)
-        assert session.status()["hop_ms"] == lowered_ms
-        assert session.status()["adaptation"] == f"the hop was lowered from 800 to {lowered_ms:.0f} ms: the load has passed"
+        assert session.status().hop_ms == lowered_ms
+        assert session.status().adaptation == f"the hop was lowered from 800 to {lowered_ms:.0f} ms: the load has passed"
     finally:
         session.stop()
 
@@ -194,7 +194,7 @@ def test_a_hop_the_user_chose_is_never_changed(jack):
             session.keep_up()
             time.sleep(0.1)
         status = session.status()
-        assert status["hop_ms"] == 200 and status["behind"] and status["adaptation"] is None
+        assert status.hop_ms == 200 and status.behind and status.adaptation is None
     finally:
         session.stop()
 
@@ -203,10 +203,10 @@ def test_the_status_says_whether_the_model_knows_the_active_description(jack):
     session = LiveSession(Separator.from_checkpoint(default_checkpoint()), "bundled default")
     session.start(StreamChoice(rate_hz=RATE_HZ, hop_ms=200))
     try:
-        assert session.status()["query_match"].known  # "speech", the default
+        assert session.status().query_match.known  # "speech", the default
         session.set_query("a dog barking")
         _wait_for(lambda: session.updater.active == "a dog barking")
-        match = session.status()["query_match"]
+        match = session.status().query_match
         assert (match.label, match.known) == ("siren", False)
     finally:
         session.stop()
@@ -220,12 +220,12 @@ def test_several_sounds_are_one_query_change_and_one_batched_condition(jack):
     try:
         encodings = session.updater.encodings
         session.set_query(parse_query("speech + beeps but not hum"))
-        _wait_for(lambda: session.status()["query"] == "speech + beeps but not hum")
+        _wait_for(lambda: session.status().query == "speech + beeps but not hum")
         film, excluded = session.engine.separator.window_pass.condition
         assert next(iter(film.values())).shape[0] == 3 and excluded == 1  # three sounds, one pass
         assert session.updater.encodings == encodings + 1  # one change, encoded once
-        hops = session.engine.stats.snapshot()["hops"]
-        _wait_for(lambda: session.engine.stats.snapshot()["hops"] > hops + 2)
-        assert session.status()["audio"] == "separating" and session.engine.failure is None
+        hops = session.engine.stats.snapshot().hops
+        _wait_for(lambda: session.engine.stats.snapshot().hops > hops + 2)
+        assert session.status().audio == "separating" and session.engine.failure is None
     finally:
         session.stop()
