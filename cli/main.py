@@ -25,6 +25,7 @@ from models.config import MODES
 from models.errors import ModelLoadingError, NonFiniteOutput, UserError
 from models.queries import CONDITION_SUFFIX, check_texts, describe, parse_query, texts_of
 from realtime.errors import AudioDeviceError, EngineFailure, UnprocessedOutput, VirtualMicError
+from realtime.stats import kept_text
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
 if TYPE_CHECKING:
@@ -159,9 +160,9 @@ def run_separate(args: argparse.Namespace) -> int:
         pass
     separator = _load_for(args, queries)
     conditions, combinations = _conditions(separator, queries)
-    separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, sys.stderr.isatty(), combinations=combinations)
-    for path in outputs:
-        print(f"wrote {path}")
+    kept = separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, sys.stderr.isatty(), combinations=combinations)
+    for path, kept_share in zip(outputs, kept):
+        print(f"wrote {path} ({kept_text(kept_share, remove=args.mode == 'remove')})")
     return 0
 
 

@@ -30,7 +30,7 @@ from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.errors import AudioDeviceError
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, SessionStatus, StreamChoice, describe_match
 from realtime.presets import Preset, find_preset, load_presets, save_preset
-from realtime.stats import measured_text, timing_text
+from realtime.stats import kept_text, measured_text, timing_text
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         # Statuses, warnings, model names and saved paths can be any length: they never widen the window.
         self.status = ElidedLabel("stopped")
         self.warning = ElidedLabel("")
+        self.kept = ElidedLabel("")  # how much of the input the separated sound takes: little means not found
         self.warning.setStyleSheet("color: #c0392b")
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(self._build_model_row())
         layout.addWidget(self._build_views(), stretch=1)
         layout.addWidget(self.status)
+        layout.addWidget(self.kept)
         layout.addWidget(self.warning)
         self.setCentralWidget(central)
         self._shortcuts()
@@ -350,6 +352,7 @@ class MainWindow(QMainWindow):
         elif phase == "stopped":
             self.status.setText("no audio devices" if self.device_problem else "stopped")
             self.warning.setText(self.device_problem or "")
+            self.kept.setText("")
             self.input_meter.reset()
             self.output_meter.reset()
 
@@ -461,6 +464,7 @@ class MainWindow(QMainWindow):
             f"{status.audio}{published} · {status.model} on {status.device} · latency {status.latency_ms:.0f} ms "
             f"({measured_text(status.stats.measured_latency_ms)}) · {timing_text(status.stats)} · dropouts {status.stats.dropouts}"
         )
+        self.kept.setText(kept_text(status.stats.kept_share, remove=self.session.controls.remove))
         self.warning.setText(status.query_error or status.warning or status.adaptation or "")
         now_s = time.monotonic()
         self.input_meter.show_peak(status.input_peak, now_s)

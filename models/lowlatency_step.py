@@ -20,7 +20,9 @@ from threadpoolctl import ThreadpoolController
 from models.lowlatency import LOG_FLOOR, LowLatencyNet
 from models.resunet import FilmOffsets
 
-_BLAS = ThreadpoolController()
+# NumPy's BLAS libraries, found once: limiting them per frame through threadpoolctl's ``limit`` took
+# about 40 us a frame (it inspects every library each time), setting them directly takes about 3.
+_BLAS_LIBRARIES = ThreadpoolController().select(user_api="blas").lib_controllers
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,14 @@ class FrameStep:
 def one_blas_thread() -> Iterator[None]:
     """NumPy's BLAS on one thread for a frame's small products: a second thread only waits for its
     share, and on a busy machine it waits for a core."""
-    with _BLAS.limit(limits=1, user_api="blas"):
+    before = [library.get_num_threads() for library in _BLAS_LIBRARIES]
+    for library in _BLAS_LIBRARIES:
+        library.set_num_threads(1)
+    try:
         yield
+    finally:
+        for library, threads in zip(_BLAS_LIBRARIES, before):
+            library.set_num_threads(threads)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -196,12 +196,14 @@ class Separator:
         block_frames: int = BLOCK_FRAMES,
         combinations: tuple[Combination, ...] | None = None,
         batching: BatchingNet | None = None,
-    ) -> None:
+    ) -> list[float]:
         """Separate an audio file block by block into one file per condition (or combination), in
         bounded memory; through ``batching`` when other files are separated at the same time.
 
         Each output keeps the input's rate, channels, length and sample format where its own format
         allows it, and is written atomically: on any error no output is left, half-written or not.
+        Returns each output's energy as a share of the input's: near 0 when the model found little of
+        the described sound (it returns little rather than pretend).
         """
         with AudioSource(source_path) as source, ExitStack() as outputs:
             source.check_samples(repair_nonfinite)  # before any work, rather than hours into a long file
@@ -210,12 +212,23 @@ class Separator:
                 outputs.enter_context(AudioSink(path, source.sample_rate_hz, source.channels, source.subtype))
                 for path in output_paths
             ]
-            written_s = 0.0
+            written_s, input_energy, output_energy = 0.0, 0.0, np.zeros(len(sinks))
             with _progress_bar(show_progress, source.frames / source.sample_rate_hz) as bar:
                 for block in source.blocks(block_frames, repair_nonfinite):
-                    written_s = _write(sinks, separation.push(block), source.sample_rate_hz, written_s, source_path)
+                    input_energy += energy(block)
+                    separated = separation.push(block)
+                    output_energy += [energy(samples) for samples in separated]
+                    written_s = _write(sinks, separated, source.sample_rate_hz, written_s, source_path)
                     bar.update(block.shape[1] / source.sample_rate_hz)
-                _write(sinks, separation.finish(), source.sample_rate_hz, written_s, source_path)
+                separated = separation.finish()
+                output_energy += [energy(samples) for samples in separated]
+                _write(sinks, separated, source.sample_rate_hz, written_s, source_path)
+        return [float(e / max(input_energy, np.finfo(np.float32).tiny)) for e in output_energy]
+
+
+def energy(samples: np.ndarray) -> float:
+    """The sum of squared samples, in float64."""
+    return float(np.square(samples, dtype=np.float64).sum())
 
 
 def _write(sinks: list[AudioSink], separated: np.ndarray, rate_hz: int, written_s: float, source_path: Path) -> float:

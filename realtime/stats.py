@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 HISTORY = 2048
+LITTLE_FOUND_SHARE = 0.05  # an isolated sound under this share of the input's energy: the model found little of it
 
 
 @dataclass
@@ -27,6 +28,7 @@ class EngineStats:
     measured_latency_s: float = float("nan")
     input_peak: float = 0.0
     output_peak: float = 0.0
+    kept_share: float = float("nan")  # the separated sound's energy over the input's, over the last second or so
     _hop_times: np.ndarray = field(default_factory=lambda: np.full(HISTORY, np.nan))
 
     def record_callback(self, frames: int, seconds: float, rate_hz: int | None = None) -> None:
@@ -66,6 +68,7 @@ class EngineStats:
             input_xruns=self.input_xruns,
             output_xruns=self.output_xruns,
             measured_latency_ms=1000 * self.measured_latency_s,
+            kept_share=self.kept_share,
         )
 
 
@@ -87,6 +90,7 @@ class StatsSnapshot:
     input_xruns: int
     output_xruns: int
     measured_latency_ms: float
+    kept_share: float
 
 
 def timing_text(snapshot: StatsSnapshot) -> str:
@@ -94,6 +98,17 @@ def timing_text(snapshot: StatsSnapshot) -> str:
     if math.isnan(snapshot.rtf):
         return "RTF and hop times: after the first hop"
     return f"RTF {snapshot.rtf:.2f} · hop {snapshot.hop_ms_p50:.1f}/{snapshot.hop_ms_p99:.1f} ms (p50/p99)"
+
+
+def kept_text(share: float, remove: bool = False) -> str:
+    """``kept 42 % of the input's energy``; for an isolated sound under :data:`LITTLE_FOUND_SHARE`,
+    also that the model found little of it (it returns little rather than pretend). Empty while
+    there is no input to measure."""
+    if math.isnan(share):
+        return ""
+    percent = f"{100 * share:.0f} %" if share >= 0.005 else "under 1 %"
+    text = f"kept {percent} of the input's energy"
+    return text + ": the model found little of the described sound" if not remove and share < LITTLE_FOUND_SHARE else text
 
 
 def measured_text(measured_latency_ms: float) -> str:

@@ -124,3 +124,21 @@ def test_a_description_the_bundled_model_does_not_know_is_said(tmp_path, capsys)
     error = capsys.readouterr().err
     assert "'a dog barking' is not a sound this model was trained on (nearest: siren, similarity 0.49)" in error
     assert "'speech'" not in error  # a known sound passes quietly
+
+
+def test_separate_says_how_much_of_the_input_each_output_kept(tmp_path, capsys):
+    """Each output's energy as a share of the input's, printed beside its path (what the files hold)."""
+    import re
+    from pathlib import Path
+
+    import numpy as np
+
+    from audio.files import read_audio
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "speech_and_beeps.wav"
+    assert main(["separate", str(example), "-q", "speech", "-q", "beeps", "-o", str(tmp_path / "out.wav")]) == 0
+    said = capsys.readouterr().out
+    energy = lambda path: float(np.square(read_audio(path).samples, dtype=np.float64).sum())
+    for line in said.splitlines():
+        path, percent = re.fullmatch(r"wrote (\S+) \(kept (\d+) % of the input's energy\)", line).groups()
+        assert abs(int(percent) - 100 * energy(Path(path)) / energy(example)) <= 1  # the written file's share, rounded

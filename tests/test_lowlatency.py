@@ -197,3 +197,22 @@ def test_a_latency_target_the_default_cannot_reach_takes_the_bundled_low_latency
     assert float(re.search(r"^latency ([0-9.]+) ms: low-latency model", said, re.MULTILINE).group(1)) <= 30
     out = read_audio(tmp_path / "out.wav")
     assert out.sample_rate_hz == 48_000 and out.samples.shape == (1, 96_000)
+
+
+@pytest.mark.parametrize("mask_logit, kept", [(30.0, 1.0), (-30.0, 0.0)])
+def test_the_engine_says_how_much_of_the_input_the_separated_sound_takes(mask_logit, kept):
+    """The live share of the input's energy that the separated sound takes (the app shows it, and says
+    when the model found little): all of it for a mask of ones, none for a mask of zeros."""
+    from realtime.stats import kept_text
+
+    net = LowLatencyNet(CONFIG).eval()
+    with torch.no_grad():
+        net.decoder[-1].weight.zero_()
+        net.decoder[-1].bias.fill_(mask_logit)
+    rate = 48_000
+    engine = Engine(net, _film(net, 1), EngineSettings(rate, 256, net.config, low_delay_resampling=True))
+    assert np.isnan(engine.stats.kept_share) and kept_text(engine.stats.kept_share) == ""  # nothing heard yet
+    below_12_khz = resample(_noise(2.0, 24_000)[None], 24_000, rate)[0]  # what the model's 32 kHz keeps whole
+    stream_array(engine, below_12_khz)
+    assert engine.stats.kept_share == pytest.approx(kept, abs=0.02)
+    assert ("found little" in kept_text(engine.stats.kept_share)) == (kept == 0.0)

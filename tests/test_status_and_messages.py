@@ -75,3 +75,12 @@ def test_a_file_standing_in_for_a_microphone_loops_or_ends_in_silence_at_any_blo
     for block in blocks:
         once.read_into(block)
     assert np.concatenate(blocks).tolist() == [1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0] and once.position == 12
+
+
+def test_the_kept_share_is_said_plainly_and_a_sound_found_little_is_said_so():
+    from realtime.stats import kept_text
+
+    assert kept_text(0.42) == "kept 42 % of the input's energy"
+    assert kept_text(0.001) == "kept under 1 % of the input's energy: the model found little of the described sound"
+    assert kept_text(0.001, remove=True) == "kept under 1 % of the input's energy"  # removing: little left is no failure
+    assert kept_text(float("nan")) == ""
