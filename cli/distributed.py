@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from cli.batch import BatchReport
+from models.many_files import BatchReport
 
 Item = TypeVar("Item")
 

@@ -18,20 +18,18 @@ from typing import TYPE_CHECKING
 # Only light modules here: `lass --help` and argument errors answer before torch is imported.
 from audio.files import AudioFileError, AudioFileWarning, AudioSource
 from audio.places import OutputPlaceError, check_output_place, check_writable_place
-from cli.batch import LOG_NAME, BatchReport, Job, collect_jobs, is_batch, is_manifest, run_batch, write_log
+from cli.batch import collect_jobs, is_batch, is_manifest
 from cli.distributed import gathered, local_device, process_group, rank_and_world, share
 from cli.loading import check_embeddings, clear_stale_parts, load_separator, warn_about_unknown_sounds
 from models.config import MODES
 from models.errors import ModelLoadingError, NonFiniteOutput, UserError
+from models.many_files import LOG_NAME, BatchReport, Job, separate_files, write_log
 from models.queries import CONDITION_SUFFIX, check_texts, describe, parse_query, texts_of
 from realtime.errors import AudioDeviceError, EngineFailure, UnprocessedOutput, VirtualMicError
 from realtime.stats import kept_text
 from training.config import add_eval_arguments, add_library_arguments, add_train_arguments
 
 if TYPE_CHECKING:
-    import torch
-
-    from models.block_separation import Combination
     from models.separator import Separator
 
 EXIT_FAILURE = 1
@@ -159,7 +157,7 @@ def run_separate(args: argparse.Namespace) -> int:
     with AudioSource(source):  # a file that cannot be used is said before the model loads
         pass
     separator = _load_for(args, queries)
-    conditions, combinations = _conditions(separator, queries)
+    conditions, combinations = separator.conditions(queries)
     kept = separator.separate_file(source, outputs, conditions, args.mode, args.repair_nonfinite, sys.stderr.isatty(), combinations=combinations)
     for path, kept_share in zip(outputs, kept):
         print(f"wrote {path} ({kept_text(kept_share, remove=args.mode == 'remove')})")
@@ -191,14 +189,15 @@ def _separate_share(args: argparse.Namespace, jobs: list[Job], queries: list, ra
     row_queries = {job.query for job in jobs if job.query is not None}
     clear_stale_parts(args.output, recursive=True)
     separator = _load_for(args, [*queries, *row_queries])
-    command = _conditions(separator, queries) if queries else None
-    by_query = {query: _conditions(separator, [query]) for query in row_queries}
+    command = separator.conditions(queries) if queries else None
+    by_query = {query: separator.conditions([query]) for query in row_queries}
     conditions_of = lambda job: command if job.query is None else by_query[job.query]
     label = f"[rank {rank}/{world}] " if world > 1 else ""
     workers = args.workers or (GPU_WORKERS if separator.separation_net.device.type == "cuda" else 1)
     report = BatchReport()
     try:
-        run_batch(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, report, label, workers)
+        say = lambda line: print(line, flush=True)
+        separate_files(separator, share(jobs, rank, world), conditions_of, args.mode, args.repair_nonfinite, report, label, workers, say)
     except (KeyboardInterrupt, Terminated):
         if world == 1:  # what was done is logged; under torchrun the launcher stops every rank, none gathers
             report.interrupted = True
@@ -222,15 +221,6 @@ def _load_for(args: argparse.Namespace, queries: list) -> Separator:
     separator = load_separator(args)
     warn_about_unknown_sounds(separator, [t for q in queries for t in texts_of(q)])
     return separator
-
-
-def _conditions(separator: Separator, queries: list) -> tuple[torch.Tensor, tuple[Combination, ...]]:
-    """The conditions of ``queries`` in order, and how they make one output per query."""
-    import torch
-
-    from models.separator import combinations_of
-
-    return torch.cat([separator.condition(query) for query in queries]), combinations_of(queries)
 
 
 def run_embed(args: argparse.Namespace) -> None:

@@ -125,6 +125,11 @@ class Separator:
         clip = read_audio(query)
         return self.embed_audio(clip.samples, clip.sample_rate_hz)
 
+    def conditions(self, queries: list[Query]) -> tuple[torch.Tensor, tuple[Combination, ...]]:
+        """Several queries, one output each: their conditions in order, and how they make the outputs
+        (what :meth:`separate_file` takes)."""
+        return torch.cat([self.condition(query) for query in queries]), combinations_of(queries)
+
     def nearest_sound(self, query: Query) -> NearestSound | None:
         """For a description, the trained sound nearest to it and whether the model knows it; None
         when the query network cannot say (CLAP, or a bundle without labelled caption memory)."""

@@ -173,7 +173,7 @@ def test_an_interrupted_run_stops_its_workers_and_leaves_no_partial_output(signa
 def test_running_out_of_memory_ends_the_run_instead_of_failing_each_file(tmp_path):
     """Only what one file can get wrong is that file's failure; an out-of-memory error is no file's
     fault: the run ends with it (exit 1 and its traceback from the command), nothing reported failed."""
-    from cli.batch import BatchReport, Job, run_batch
+    from models.many_files import BatchReport, Job, separate_files
     from models.config import SeparationConfig
     from models.separator import Separator
     from tests.doubles import OutOfMemoryNet
@@ -187,5 +187,5 @@ def test_running_out_of_memory_ends_the_run_instead_of_failing_each_file(tmp_pat
     condition = torch.nn.functional.normalize(torch.ones(1, 512), dim=-1)
     report = BatchReport()
     with pytest.raises(torch.OutOfMemoryError):
-        run_batch(separator, jobs, lambda job: (condition, None), "isolate", False, report)
+        separate_files(separator, jobs, lambda job: (condition, None), "isolate", False, report)
     assert report.failed == {} and not any((tmp_path / "out").rglob("*"))  # nothing half-written either
