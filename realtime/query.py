@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 
 from models.queries import Query, describe, excluded_count
+from realtime.assembly import film_of
 from realtime.engine import Engine
 
 State = Literal["idle", "encoding", "active", "error"]
@@ -64,7 +65,7 @@ class QueryUpdater:
                 continue
             try:
                 with torch.inference_mode():
-                    film = self.engine.net.film(self.embed(query))
+                    film = film_of(self.engine.net, self.embed(query))
                 self.encodings += 1
             except Exception as error:  # shown to the user; the previous query keeps running
                 self.error = f"{describe(query)}: {error}"
