@@ -19,7 +19,7 @@ from realtime.assembly import build_engine as build
 from realtime.audio_io import NO_DEVICES, check_rate, find_device, list_devices
 from realtime.engine import Controls, Engine
 from realtime.presets import find_preset
-from realtime.virtual_mic import VirtualMic, close_client, open_client
+from realtime.virtual_mic import VirtualMic, open_client
 
 if TYPE_CHECKING:
     from models.separator import Separator
@@ -76,16 +76,16 @@ def _run_virtual_mic(args: argparse.Namespace, query: Query) -> None:
                                            ("--latency-ms", args.latency_ms), ("--block", args.block)) if value is not None]
     if chosen:
         raise UserError(f"--virtual-mic plays into its own ports at the server's period: drop {', '.join(chosen)}")
-    client, loopback = open_client(args.virtual_mic)
+    publisher = open_client(args.virtual_mic)
     try:
-        samples = read_mono(args.input_file, client.samplerate) if args.input_file else None
+        samples = read_mono(args.input_file, publisher.rate_hz) if args.input_file else None
         separator = load_separator(args)
         warn_about_unknown_sounds(separator, texts_of(query))
-        block_args = argparse.Namespace(**vars(args) | {"block": client.blocksize})
-        engine = build_engine(separator, query, block_args, client.samplerate)
-        mic = VirtualMic(client, engine, samples, loopback)
+        block_args = argparse.Namespace(**vars(args) | {"block": publisher.block_frames})
+        engine = build_engine(separator, query, block_args, publisher.rate_hz)
+        mic = VirtualMic(publisher, engine, samples)
     except BaseException:
-        close_client(client, loopback)
+        publisher.close()
         raise
     print(running.describe_settings(engine), file=sys.stderr)
     running.stream_virtual_mic(mic, args.seconds)

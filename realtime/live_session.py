@@ -35,7 +35,7 @@ from realtime.recorder import Recorder, recording_paths
 from realtime.stats import StatsSnapshot
 from realtime.contract import SpectralFrames
 from realtime.streaming import runs_cuda_graph
-from realtime.virtual_mic import VirtualMic, close_client, open_client
+from realtime.virtual_mic import Publisher, VirtualMic, open_client
 
 Phase = Literal["stopped", "starting", "running", "failed"]
 
@@ -209,9 +209,9 @@ class LiveSession:
             choice = replace(choice, output_device=find_device(choice.output_device, "output"))
             if choice.input_file is None:
                 choice = replace(choice, input_device=find_device(choice.input_device, "input"))
-        client, loopback = open_client(choice.virtual_mic) if choice.virtual_mic is not None else (None, None)
-        if client is not None:  # the engine runs at the server's rate and period
-            choice = replace(choice, rate_hz=client.samplerate, block_frames=client.blocksize)
+        publisher = open_client(choice.virtual_mic) if choice.virtual_mic is not None else None
+        if publisher is not None:  # the engine runs at the server's rate and period
+            choice = replace(choice, rate_hz=publisher.rate_hz, block_frames=publisher.block_frames)
         engine = updater = audio = None
         try:
             request = LiveRequest(block_frames=choice.block_frames, hop_ms=None if isinstance(net, LowLatencyNet) else hop_ms)
@@ -219,7 +219,7 @@ class LiveSession:
             engine = Engine(net, film, settings, self.controls, excluded_count(query))
             updater = QueryUpdater(engine, self.embed, self._query_state)
             updater.active = query
-            audio = self._audio_stream(engine, choice, client, loopback)
+            audio = self._audio_stream(engine, choice, publisher)
             audio.start()
         except BaseException:
             if updater is not None:
@@ -228,8 +228,8 @@ class LiveSession:
                 engine.stop()
             if audio is not None:
                 audio.close()
-            elif client is not None:
-                close_client(client, loopback)
+            elif publisher is not None:
+                publisher.close()
             raise
         self.engine, self.updater, self.stream = engine, updater, audio
         self._lateness, self._running_since_s = RecentLateness(), time.monotonic()
@@ -241,10 +241,10 @@ class LiveSession:
         self.phase, self.start_error = "running", None
 
     @staticmethod
-    def _audio_stream(engine: Engine, choice: StreamChoice, client=None, loopback=None) -> DuplexStream | FileInputStream | VirtualMic:
+    def _audio_stream(engine: Engine, choice: StreamChoice, publisher: Publisher | None) -> DuplexStream | FileInputStream | VirtualMic:
         mono = read_mono(choice.input_file, choice.rate_hz) if choice.input_file is not None else None
-        if client is not None:
-            return VirtualMic(client, engine, mono, loopback, loop=True)
+        if publisher is not None:
+            return VirtualMic(publisher, engine, mono, loop=True)
         if mono is None:
             return DuplexStream(engine, choice.input_device, choice.output_device)
         return FileInputStream(engine, mono, choice.output_device)

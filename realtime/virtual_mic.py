@@ -84,10 +84,31 @@ def _load_jack():
     return jack
 
 
-def open_client(name: str):
+@dataclass
+class Publisher:
+    """What :func:`open_client` opens: the JACK client the engine runs in, and on PipeWire the
+    :class:`Loopback` it plays into. ``close`` closes both."""
+
+    client: object  # a jack.Client (the jack package loads only when a virtual microphone is asked for)
+    loopback: Loopback | None
+
+    @property
+    def rate_hz(self) -> int:
+        return self.client.samplerate
+
+    @property
+    def block_frames(self) -> int:
+        return self.client.blocksize
+
+    def close(self) -> None:
+        self.client.close()
+        if self.loopback is not None:
+            self.loopback.close()
+
+
+def open_client(name: str) -> Publisher:
     """A JACK client for the virtual microphone ``name`` on the running server (``JACK_DEFAULT_SERVER``,
-    or the default; PipeWire's where it runs), and on PipeWire the :class:`Loopback` it plays into
-    (else None)."""
+    or the default; PipeWire's where it runs), and on PipeWire the :class:`Loopback` it plays into."""
     jack = _load_jack()
     on_pipewire = "PipeWire" in jack.version_string()
     try:
@@ -101,19 +122,12 @@ def open_client(name: str):
         if client.name != name:  # the server renamed it: another client holds the name
             client.close()
             raise VirtualMicError(f"a JACK client named {name!r} exists already: choose another --virtual-mic name")
-        return client, None
+        return Publisher(client, None)
     try:
-        return client, _loopback(client, name)
+        return Publisher(client, _loopback(client, name))
     except BaseException:
         client.close()
         raise
-
-
-def close_client(client, loopback: Loopback | None) -> None:
-    """Close what :func:`open_client` opened."""
-    client.close()
-    if loopback is not None:
-        loopback.close()
 
 
 def _loopback(client, name: str) -> Loopback:
@@ -139,20 +153,19 @@ def _loopback(client, name: str) -> Loopback:
 
 
 class VirtualMic:
-    """Drives ``engine`` from ``client``'s process callback; input from ``samples`` (mono, at the
-    server's rate; then silence, or again from the start with ``loop``) or from the server's first
-    physical capture port."""
+    """Drives ``engine`` from the process callback of ``publisher``'s client; input from ``samples``
+    (mono, at the server's rate; then silence, or again from the start with ``loop``) or from the
+    server's first physical capture port."""
 
-    def __init__(
-        self, client, engine: Engine, samples: np.ndarray | None = None, loopback: Loopback | None = None, loop: bool = False
-    ) -> None:
+    def __init__(self, publisher: Publisher, engine: Engine, samples: np.ndarray | None = None, loop: bool = False) -> None:
+        client, loopback = publisher.client, publisher.loopback
         settings = engine.settings
         if (client.samplerate, client.blocksize) != (settings.device_rate_hz, settings.block_frames):
             raise VirtualMicError(
                 f"the engine runs at {settings.device_rate_hz} Hz in blocks of {settings.block_frames}, the JACK "
                 f"server at {client.samplerate} Hz in periods of {client.blocksize}: build it for the server"
             )
-        self.client, self.engine, self.loopback = client, engine, loopback
+        self.publisher, self.client, self.engine, self.loopback = publisher, client, engine, loopback
         self.file = None if samples is None else FileBlocks(samples, loop)
         self._block = np.zeros(client.blocksize, dtype=np.float32)
         self.input = self.output = None  # registered in start(), once the client is active
@@ -205,7 +218,7 @@ class VirtualMic:
 
     def close(self) -> None:
         """Close the client and the loopback (what :meth:`stop` does besides stopping the engine)."""
-        close_client(self.client, self.loopback)
+        self.publisher.close()
 
     def _process(self, frames: int) -> None:
         if self.output is None:
