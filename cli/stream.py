@@ -102,6 +102,8 @@ def build_engine(separator: Separator, query: Query, args: argparse.Namespace, r
         raise UserError("--wet must be between 0 and 1")
     controls = Controls(remove=args.mode == "remove", wet=args.wet)
     request = live_request(args)
+    if request.latency_ms is not None or request.hop_ms is None:
+        print("lass: timing the model on this machine for the stream's settings…", file=sys.stderr, flush=True)
     try:
         return build(separator.separation_net, separator.condition(query), rate_hz, request, controls, excluded_count(query))
     except UserError as error:
