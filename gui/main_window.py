@@ -22,7 +22,7 @@ from gui.chips import QueryChips, chips_query, query_chips
 from gui.elided_label import ElidedLabel
 from gui.meters import LevelMeter, dbfs
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_columns, display_db
-from gui.view_rate import ViewRate
+from gui.view_rate import STRAINED_RTF, ViewRate
 from models.queries import QuerySet, describe, parse_query
 from models.separator import Separator, lowlatency_checkpoint, official_checkpoint
 from realtime.assembly import hop_latency_ms
@@ -426,9 +426,10 @@ class MainWindow(QMainWindow):
 
     # --- the view timer ---------------------------------------------------------------
     def refresh(self) -> None:
-        self.timer.setInterval(self.view_rate.update(time.thread_time(), time.monotonic()))  # what the GUI thread can spare
         self.session.keep_up()
         status = self.session.status()
+        strained = status.running and (status.behind or status.stats.rtf > STRAINED_RTF)
+        self.timer.setInterval(self.view_rate.update(time.thread_time(), time.monotonic(), strained))  # what the machine can spare
         loading = f" · loading {self._loading_name}…" if self._loading_name else ""
         self.model_label.setText(f"Model: {status.model}{loading}")
         error = self.session.model_error

@@ -26,3 +26,12 @@ def test_a_share_within_the_budget_keeps_the_rate():
     rate = ViewRate(33, 0.0, 0.0)
     _run(rate, 0.75 * VIEW_CPU_SHARE, 10 * PERIOD_S, 0.0)
     assert rate.interval_ms == 33
+
+
+def test_a_strained_engine_slows_the_views_however_cheap_drawing_is():
+    rate = ViewRate(33, 0.0, 0.0)
+    wall_s = 0.0
+    while wall_s < 20:
+        wall_s += rate.interval_ms / 1000
+        rate.update(0.0, wall_s, engine_strained=True)
+    assert rate.interval_ms == MAX_INTERVAL_MS
