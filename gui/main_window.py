@@ -22,6 +22,7 @@ from gui.chips import QueryChips, chips_query, query_chips
 from gui.elided_label import ElidedLabel
 from gui.meters import LevelMeter, dbfs
 from gui.spectrogram import MIN_DB, ColumnPacer, SpectrogramView, display_bins, display_columns, display_db
+from gui.start_stop_key import StartStopKey
 from gui.view_rate import STRAINED_RTF, ViewRate
 from models.queries import QuerySet, describe, parse_query
 from models.separator import Separator, lowlatency_checkpoint, official_checkpoint
@@ -316,7 +317,7 @@ class MainWindow(QMainWindow):
         return box
 
     def _shortcuts(self) -> None:
-        QShortcut(QKeySequence("Ctrl+Space"), self, activated=self.toggle_running)
+        self.start_stop_key = StartStopKey(self, self.toggle_running)  # Ctrl+Space, whatever has the focus
         QShortcut(QKeySequence("Ctrl+B"), self, activated=self.bypass.toggle)
         QShortcut(QKeySequence("Ctrl+L"), self, activated=lambda: self.query.setFocus())
 
@@ -501,6 +502,7 @@ class MainWindow(QMainWindow):
         self.query.setEditText(describe(self.session.query))  # the box shows what is separated, from the start
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.start_stop_key.remove()
         s = self.settings
         s.setValue("input_device", self.input_device.currentText())
         s.setValue("output_device", self.output_device.currentText())

@@ -496,3 +496,23 @@ def test_long_statuses_and_saved_paths_never_widen_the_window(window, qtbot):
     assert window.width() == 1100
     assert window.recording.toolTip().startswith("saved /home/someone/") and window.recording.text().endswith("input.wav")
     assert min(window.wet.width(), window.gain.width()) >= SLIDER_MIN_WIDTH_PX
+
+
+def test_ctrl_space_starts_and_stops_whatever_has_the_focus(window, qtbot, monkeypatch):
+    """With "Input file…" or the query box focused, Ctrl+Space starts and stops; the button is not
+    pressed and no space is typed (a user saw the button's file dialog open instead, on a desktop;
+    offscreen, the window shortcut this replaces also passed)."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtWidgets import QFileDialog
+
+    dialogs = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: dialogs.append(args) or ("", ""))
+    window.hop.setCurrentIndex(window.hop.findData(400))
+    for widget in (window.input_file_button, window.query.lineEdit()):
+        widget.setFocus()
+        qtbot.keyClick(widget, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: window.session.phase == "running", timeout=60_000)
+        qtbot.keyClick(widget, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: window.session.phase == "stopped", timeout=10_000)
+    assert dialogs == []
+    assert window.query.currentText() == "speech"  # no space typed into the query box either
