@@ -76,13 +76,13 @@ def excluded_count(query: Query) -> int:
 
 
 def check_texts(texts: list[str]) -> None:
-    """Raise ``ValueError`` if there is no text or a text is empty."""
+    """Raise :class:`UserError` if there is no text or a text is empty."""
     if not texts or any(not t.strip() for t in texts):
         raise UserError("a query text is empty: describe the sound to separate, e.g. -q 'dog barking'")
 
 
 def check_saved_condition(path: Path) -> None:
-    """Raise ``ValueError`` unless ``path`` names a saved condition (``lass embed`` writes ``.npy``)."""
+    """Raise :class:`UserError` unless ``path`` names a saved condition (``lass embed`` writes ``.npy``)."""
     if path.suffix != CONDITION_SUFFIX:
         raise UserError(f"--embedding takes a {CONDITION_SUFFIX} file saved by 'lass embed', not {path}")
 

@@ -87,7 +87,7 @@ def find_device(name_or_index: str | int | None, kind: str) -> int | None:
 
 
 def check_rate(input_device: int | None, output_device: int | None, rate_hz: int, channels: tuple[int, int] = (1, 2)) -> None:
-    """Raise ``ValueError`` before any work if the devices do not open at ``rate_hz``, naming the rate
+    """Raise :class:`UserError` before any work if the devices do not open at ``rate_hz``, naming the rate
     they do open at (an audio server runs at one rate)."""
     sd = portaudio()
     for kind, device, count, check in (("input", input_device, channels[0], sd.check_input_settings),

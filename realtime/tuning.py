@@ -128,7 +128,7 @@ def settings_for_latency(target_ms: float, hop_samples: int, cycle_times_s: np.n
     The crossfade is one hop, the block :func:`latency_block_frames`, and the compute margin the fastest
     timed worker cycle times ``MARGIN_HEADROOM`` (not one whole hop). What remains is look-ahead: at one latency,
     the look-ahead decides the quality and the hop hardly matters (issue #18's table).
-    Raises ``ValueError`` naming the lowest latency this device reaches.
+    Raises :class:`UserError` naming the lowest latency this device reaches.
     """
     block = latency_block_frames(hop_samples, device_rate_hz)
     margin_ms = 1000 * MARGIN_HEADROOM * float(cycle_times_s.min())
@@ -160,7 +160,7 @@ def plan_lowlatency(
 
     With ``target_ms`` the margin takes all the time the target leaves (the longest block of
     :data:`LOWLATENCY_BLOCKS`, or ``block_frames``, whose margin still reaches the least); without,
-    the block is ``block_frames`` or 256 and the margin the least. Raises ``ValueError`` naming the
+    the block is ``block_frames`` or 256 and the margin the least. Raises :class:`UserError` naming the
     lowest latency this device reaches when the target is below it.
     """
     settings = lambda block, margin_ms: EngineSettings(
