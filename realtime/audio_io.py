@@ -61,7 +61,7 @@ NO_DEVICES = (
 
 def find_device(name_or_index: str | int | None, kind: str) -> int | None:
     """A device index by index or (part of its) name; ``None`` for the system default. Raises
-    ``ValueError`` saying what exists, and what to start when nothing does."""
+    :class:`UserError` saying what exists, and what to start when nothing does."""
     sd = portaudio()
 
     devices = list_devices()
