@@ -195,3 +195,21 @@ def test_a_low_latency_fine_tune_takes_another_look_ahead(tmp_path):
     assert load_separation_net(shifted / "model.safetensors").config.lookahead_frames == 3
     assert load_separation_net(first / "model.safetensors").config.lookahead_frames == 1
     assert main(["train", "--out", str(tmp_path / "resunet"), "--lookahead-frames", "2", *base]) == 2
+
+
+def test_the_short_tone_check_mixes_short_events_at_0_db_in_speech_and_noise():
+    """Beeps and chirps of 50-250 ms (any duty cycle) in speech and in noise, 0 dB over the mixture."""
+    import numpy as np
+
+    from training.short_tones import EVENT_SECONDS, short_tone_items
+
+    items = list(short_tone_items(2, seed=0))
+    assert sorted({item["label"] for item in items}) == ["beeps in noise", "beeps in speech", "chirps in noise", "chirps in speech"]
+    for item in items:
+        target, mixture = item["target"].numpy()[0], item["mixture"].numpy()[0]
+        interferer = mixture - target
+        assert 10 * np.log10(np.mean(target**2) / np.mean(interferer**2)) == pytest.approx(0.0, abs=0.01)
+        on = np.flatnonzero(np.diff(np.concatenate([[0], (np.abs(target) > 0).astype(int), [0]])))
+        lengths_s = (on[1::2] - on[::2])[1:-1] / 32_000  # whole events, not the first and last, which the clip may cut
+        assert ((lengths_s > EVENT_SECONDS[0] - 0.002) & (lengths_s < EVENT_SECONDS[1] + 0.002)).all()
+        assert item["captions"] == [item["label"].split()[0]]

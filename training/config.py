@@ -101,6 +101,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Data and output arguments; the model arguments are the command line's (cli.main)."""
     parser.add_argument("--mixtures", type=Path, help="CSV of mixture,target,caption (default: generated set)")
     parser.add_argument("--library", type=Path, help="mix the held-out split of a library of real recordings instead")
+    parser.add_argument(
+        "--short-tones", action="store_true",
+        help="the check of short tonal events instead: beeps and chirps of 50-250 ms in speech and in noise at 0 dB (--per-class each)",
+    )
     parser.add_argument("--per-class", type=int, default=20, help="generated mixtures per class and SNR")
     parser.add_argument("--snr", type=float, nargs="+", default=list(DEFAULT_SNRS_DB), help="generated SNRs (dB)")
     parser.add_argument("--captions", choices=("heldout", "train"), default="heldout")

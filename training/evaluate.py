@@ -28,6 +28,7 @@ from models.config import MODEL_SAMPLE_RATE_HZ
 from models.separator import Separator
 from training.data import GeneratedSources, LibrarySources, MixConfig, Mixtures, SourcePool
 from models.metrics import separation_scores
+from training.short_tones import short_tone_items
 
 METRICS = ("sdr", "sdri", "si_sdr", "si_sdri")
 EVAL_SEGMENT_SAMPLES = 2 * MODEL_SAMPLE_RATE_HZ
@@ -129,6 +130,8 @@ def write_results(out: Path, summary: dict, results: list[dict], settings: dict)
 def run(args: argparse.Namespace, separator: Separator) -> dict:
     if args.mixtures:
         items = listed_items(args.mixtures)
+    elif args.short_tones:
+        items = short_tone_items(args.per_class, args.seed)
     elif args.library:
         items = pool_items(LibrarySources(args.library, "heldout"), args.per_class, args.snr, args.seed, args.all_captions)
     else:
