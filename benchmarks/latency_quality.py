@@ -28,7 +28,7 @@ from realtime.tuning import plan_lowlatency, recommended_settings
 
 RATE_HZ = 48_000
 SETS = ("real", "generated", "example")
-PLOT_WIDTH_PX, PLOT_HEIGHT_PX, MARGIN_PX = 640, 360, 56
+PLOT_WIDTH_PX, PLOT_HEIGHT_PX, MARGIN_PX = 640, 420, 56
 
 
 def planned(checkpoint: Path) -> dict:
@@ -66,7 +66,8 @@ def svg_plot(rows: list[dict]) -> str:
     x0, x1 = math.floor(min(latencies) * 2) / 2, math.ceil(max(latencies) * 2) / 2
     y0, y1 = math.floor(min(scores)) - 1, math.ceil(max(scores)) + 1
     x = lambda ms: MARGIN_PX + (math.log10(ms) - x0) / (x1 - x0) * (PLOT_WIDTH_PX - 2 * MARGIN_PX)
-    y = lambda db: PLOT_HEIGHT_PX - MARGIN_PX - (db - y0) / (y1 - y0) * (PLOT_HEIGHT_PX - 2 * MARGIN_PX)
+    top = 24 + 12 * len(rows)  # the legend's lines above the plot
+    y = lambda db: PLOT_HEIGHT_PX - MARGIN_PX - (db - y0) / (y1 - y0) * (PLOT_HEIGHT_PX - MARGIN_PX - top)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{PLOT_WIDTH_PX}" height="{PLOT_HEIGHT_PX}" font-family="sans-serif" font-size="11">',
         f'<rect width="{PLOT_WIDTH_PX}" height="{PLOT_HEIGHT_PX}" fill="white"/>',
@@ -83,11 +84,18 @@ def svg_plot(rows: list[dict]) -> str:
     for key, colour, label in (("real_si_sdri", "#c0392b", "real recordings"), ("generated_si_sdri", "#2c7fb8", "generated")):
         for row in rows:
             parts.append(f'<circle cx="{x(row["engine_latency_ms"]):.1f}" cy="{y(row[key]):.1f}" r="4" fill="{colour}"/>')
-        parts.append(f'<text x="{PLOT_WIDTH_PX - MARGIN_PX}" y="{MARGIN_PX - (28 if key == "real_si_sdri" else 14)}" text-anchor="end" fill="{colour}">● {label}</text>')
-    for row in rows:
-        parts.append(f'<text x="{x(row["engine_latency_ms"]) + 6:.1f}" y="{y(row["real_si_sdri"]) + 14:.1f}" font-size="9">{row["model"]}</text>')
+        parts.append(f'<text x="{PLOT_WIDTH_PX - MARGIN_PX}" y="{16 if key == "real_si_sdri" else 30}" text-anchor="end" fill="{colour}">● {label}</text>')
+    for number, row in enumerate(rows, 1):  # numbered beside its real-recordings point, named in the legend
+        parts.append(f'<text x="{x(row["engine_latency_ms"]) + 6:.1f}" y="{y(row["real_si_sdri"]) + 4 + 11 * _neighbours_before(rows, number - 1):.1f}" font-size="10">{number}</text>')
+        parts.append(f'<text x="{MARGIN_PX}" y="{6 + 12 * number}" font-size="10">{number}: {row["model"]}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _neighbours_before(rows: list[dict], index: int) -> int:
+    """How many earlier rows sit within 10 % of this one's latency (their numbers stack downwards)."""
+    latency = rows[index]["engine_latency_ms"]
+    return sum(abs(r["engine_latency_ms"] / latency - 1) < 0.1 for r in rows[:index])
 
 
 def markdown(rows: list[dict]) -> str:
