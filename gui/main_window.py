@@ -48,11 +48,12 @@ DEFAULT_VIRTUAL_MIC = "lass-live"
 DEFAULT, LOWLATENCY = "default", "lowlatency"
 # The bundled models by what they cost and give, from the benchmarks on this project's 2-core CPU:
 # latency from benchmarks/results/streaming_lowlatency.json (60 s paced at 48 kHz: the default at
-# 500 ms and the low-latency model at 40 ms with no dropout, quiet or with one core busy), quality as
-# SI-SDRi on the real held-out recordings (lowlatency_real_heldout.json, default_real_heldout_rebuilt_lib3.json).
+# 500 ms with no dropout quiet, refused below 752 ms with one core busy; the low-latency model at 30 ms
+# with no dropout, quiet or with one core busy), quality as SI-SDRi on the real held-out recordings
+# (lowlatency_real_heldout.json, default_real_heldout_rebuilt_lib3.json).
 BUNDLED_CHOICES = (
     ("Bundled: best quality (about 500 ms on 2 CPU cores; 6.6 dB on real recordings)", DEFAULT),
-    ("Bundled: low latency (30-40 ms on 2 CPU cores; 4.6 dB on real recordings)", LOWLATENCY),
+    ("Bundled: low latency (30 ms on 2 CPU cores; 4.6 dB on real recordings)", LOWLATENCY),
 )
 
 
