@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtGui import QResizeEvent
-from PyQt6.QtWidgets import QLabel, QSizePolicy
+from PyQt6.QtWidgets import QLabel
 
 
 class ElidedLabel(QLabel):
@@ -17,7 +17,6 @@ class ElidedLabel(QLabel):
         self._text = ""
         self._elide = elide
         self._min_width_px = min_width_px
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
@@ -30,7 +29,7 @@ class ElidedLabel(QLabel):
         return self._text
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
-        if text == self._text and self.toolTip() == text:
+        if text == self._text:
             return
         self._text = text
         self.setToolTip(text)

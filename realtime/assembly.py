@@ -19,7 +19,6 @@ from realtime.engine import DEFAULT_BLOCK_FRAMES, Controls, Engine, EngineSettin
 from realtime.tuning import plan_for_latency, plan_lowlatency, recommended_settings, settings_for_hop
 
 
-
 @dataclass(frozen=True)
 class LiveRequest:
     """What the user asked of the live path; None leaves a value to the planner. ``latency_ms``

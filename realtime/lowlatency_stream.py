@@ -29,9 +29,8 @@ class LowLatencyStream(HopFeeder):
     the network's weights in NumPy."""
 
     def __init__(self, net: LowLatencyNet, film: FilmOffsets, excluded: int = 0) -> None:
-        self.net = net.eval()
         self.settings: LowLatencyConfig = net.config
-        self.step = FrameStep(self.net)
+        self.step = FrameStep(net)  # the network's weights, copied: the stream never runs the module itself
         self.set_condition(film, excluded)
         self.infer = True  # False: keep time moving but skip the network (output silence)
         self.latest: SpectralFrames | None = None  # replaced (never mutated) once per hop
