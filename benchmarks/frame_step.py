@@ -54,20 +54,20 @@ def main() -> None:
         film = net.film(load_query_net(checkpoint).embed_texts(["speech"]))
     c = net.config
     signal = (0.1 * np.random.default_rng(0).standard_normal(c.hop_samples * args.frames)).astype(np.float32)
-    frames = torch.from_numpy(signal).unfold(0, c.window_samples, c.hop_samples)
-    spectra = net.spectra(frames)
+    spans = torch.from_numpy(signal).unfold(0, c.span_samples, c.hop_samples)
+    features = net.features(spans, net.spectra(spans))
     step = FrameStep(net)
     step_film, step_state = step.film(film), step.initial_state(1)
-    magnitudes = np.abs(spectra.numpy())
+    step_features = features.numpy()
     torch_state: list[torch.Tensor | None] = [None]
 
     @torch.inference_mode()
     def modules(k: int) -> None:
-        _, torch_state[0] = net.masks(spectra[k % len(spectra)][None, None], film, torch_state[0])
+        _, torch_state[0] = net.masks(features[k % len(features)][None, None], film, torch_state[0])
 
     def numpy_step(k: int) -> None:
         with one_blas_thread():
-            step.masks(magnitudes[k % len(magnitudes)], step_film, step_state)
+            step.masks(step_features[k % len(step_features)], step_film, step_state)
 
     stream = LowLatencyStream(net, film)
     stream.warm_up()

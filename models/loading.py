@@ -112,6 +112,9 @@ def separation_config(checkpoint: Path, metadata: dict[str, str] | None) -> Sepa
     return SeparationConfig(**_shape_settings(checkpoint, metadata, SeparationConfig))
 
 
+MAY_BE_ZERO = ("lookahead_frames", "context_samples")  # the settings whose 0 means "none"
+
+
 def _shape_settings(checkpoint: Path, metadata: dict[str, str], shape: type) -> dict[str, int | float]:
     """The settings of the dataclass ``shape`` that the bundle's 'separation' metadata records."""
     try:
@@ -126,7 +129,7 @@ def _shape_settings(checkpoint: Path, metadata: dict[str, str], shape: type) -> 
             "it was written by another version of lass-live: update lass-live, or export the bundle again"
         )
     for name, value in values.items():
-        whole, may_be_zero = name != "width", name == "lookahead_frames"
+        whole, may_be_zero = name != "width", name in MAY_BE_ZERO
         number = not isinstance(value, bool) and isinstance(value, int if whole else (int, float))
         if not number or not (value >= 0 if may_be_zero else value > 0):
             kind = "a whole number, 0 or more" if may_be_zero else "a positive whole number" if whole else "a positive number"

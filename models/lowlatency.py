@@ -2,7 +2,9 @@
 
 At 32 kHz, frames of ``N`` samples (sqrt-Hann) every ``H`` samples; frame ``f`` covers input samples
 ``[(f + 1) H - N, (f + 1) H)``, so it is complete once hop ``f`` has arrived. Each frame's log
-magnitude goes through a linear encoder, FiLM from the 512-d query condition, a GRU (its state
+magnitude (with, if the network has context, the log magnitude of a longer Hann window of ``C``
+samples ending at the same sample: finer frequency at no latency, since it reaches only into the
+past) goes through a linear encoder, FiLM from the 512-d query condition, a GRU (its state
 carries everything from earlier frames) and a second FiLM, and a decoder gives a magnitude mask
 (0..1). The mask computed at frame ``f`` applies to frame ``f - L`` (``L`` frames of look-ahead):
 masked, inverted and overlap-added, frame ``g`` completes output hop ``g + 1 - N / H``.
@@ -39,16 +41,29 @@ class LowLatencyConfig:
     hidden: int = 256
     layers: int = 2
     condition_dim: int = CONDITION_DIM
+    context_samples: int = 0  # the longer analysis window ``C`` of the features; 0: none
 
     def __post_init__(self) -> None:
         if self.window_samples % self.hop_samples or self.window_samples < 2 * self.hop_samples:
             raise UserError(f"the window ({self.window_samples}) must be a multiple of the hop ({self.hop_samples}), at least two")
         if self.lookahead_frames < 0:
             raise UserError("the look-ahead is a number of frames, 0 or more")
+        if self.context_samples and self.context_samples <= self.window_samples:
+            raise UserError(f"the context window ({self.context_samples} samples) must be longer than the frame ({self.window_samples}), or 0")
 
     @property
     def bins(self) -> int:
         return self.window_samples // 2 + 1
+
+    @property
+    def feature_bins(self) -> int:
+        """The encoder's input: the frame's bins, then the context window's."""
+        return self.bins + (self.context_samples // 2 + 1 if self.context_samples else 0)
+
+    @property
+    def span_samples(self) -> int:
+        """The input samples one frame's features read: ``max(N, C)``, ending at the frame's end."""
+        return max(self.window_samples, self.context_samples)
 
     @property
     def overlap(self) -> int:
@@ -68,6 +83,7 @@ class LowLatencyConfig:
         return (
             f"low-latency model: frame {samples_to_ms(self.window_samples):g} ms, hop {samples_to_ms(self.hop_samples):g} ms, "
             f"look-ahead {samples_to_ms(self.lookahead_frames * self.hop_samples):g} ms"
+            + (f", context {samples_to_ms(self.context_samples):g} ms" if self.context_samples else "")
         )
 
     def metadata(self) -> dict[str, int]:
@@ -84,12 +100,14 @@ class LowLatencyNet(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.encoder = nn.Linear(c.bins, c.hidden)
+        self.encoder = nn.Linear(c.feature_bins, c.hidden)
         self.film = LowLatencyFilm(c.condition_dim, c.hidden)
         self.gru = nn.GRU(c.hidden, c.hidden, c.layers, batch_first=True)
         self.decoder = nn.Sequential(nn.Linear(2 * c.hidden, c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.bins))
         window = torch.hann_window(c.window_samples, periodic=True).sqrt()
         self.register_buffer("window", window, persistent=False)
+        context_window = torch.hann_window(c.context_samples, periodic=True) if c.context_samples else torch.zeros(0)
+        self.register_buffer("context_window", context_window, persistent=False)
         # sqrt-Hann analysis and synthesis overlap-add to sum(Hann shifted by H) = N / (2 H).
         self.synthesis_gain = 2.0 * c.hop_samples / c.window_samples
 
@@ -98,16 +116,23 @@ class LowLatencyNet(nn.Module):
         return self.window.device
 
     # --- frames ---------------------------------------------------------------------------
-    def spectra(self, frames: torch.Tensor) -> torch.Tensor:
-        """``(..., N)`` samples -> ``(..., bins)`` complex spectra of the windowed frames."""
-        return torch.fft.rfft(frames * self.window)
+    def spectra(self, spans: torch.Tensor) -> torch.Tensor:
+        """``(..., span)`` samples -> ``(..., bins)`` complex spectra of their last ``N``, windowed."""
+        return torch.fft.rfft(spans[..., -self.config.window_samples :] * self.window)
+
+    def features(self, spans: torch.Tensor, spectra: torch.Tensor) -> torch.Tensor:
+        """``(..., span)`` samples and their frames' spectra -> ``(..., feature_bins)`` log magnitudes."""
+        features = torch.log(spectra.abs() + LOG_FLOOR)
+        if not self.config.context_samples:
+            return features
+        context = torch.fft.rfft(spans[..., -self.config.context_samples :] * self.context_window).abs()
+        return torch.cat([features, torch.log(context + LOG_FLOOR)], dim=-1)
 
     def masks(
-        self, spectra: torch.Tensor, film: FilmOffsets, state: torch.Tensor | None = None
+        self, features: torch.Tensor, film: FilmOffsets, state: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(batch, frames, bins)`` complex -> magnitude masks ``(batch, frames, bins)`` and the GRU state
+        """``(batch, frames, feature_bins)`` -> magnitude masks ``(batch, frames, bins)`` and the GRU state
         after the last frame. Row ``b`` of the batch uses FiLM row ``b``."""
-        features = torch.log(spectra.abs() + LOG_FLOOR)
         hidden = modulate(F.relu(self.encoder(features)), film["input"])
         recurrent, state = self.gru(hidden, state)
         out = torch.cat([modulate(recurrent, film["output"]), hidden], dim=-1)
@@ -139,12 +164,14 @@ class LowLatencyNet(nn.Module):
         c = self.config
         length = mixture.shape[-1]
         hops = math.ceil(length / c.hop_samples) + c.overlap - 1 + c.lookahead_frames
-        padded = F.pad(mixture[:, 0], (c.window_samples - c.hop_samples, hops * c.hop_samples - length))
-        spectra = self.spectra(padded.unfold(-1, c.window_samples, c.hop_samples))  # (batch, hops, bins)
+        padded = F.pad(mixture[:, 0], (c.span_samples - c.hop_samples, hops * c.hop_samples - length))
+        spans = padded.unfold(-1, c.span_samples, c.hop_samples)  # (batch, hops, span)
+        spectra = self.spectra(spans)  # (batch, hops, bins)
+        features = self.features(spans, spectra)
         if excluded is None:
-            masks, _ = self.masks(spectra, film)
+            masks, _ = self.masks(features, film)
         else:
-            masks = combine_masks(self.masks(spectra.expand(condition_rows(film), -1, -1), film)[0], excluded)
+            masks = combine_masks(self.masks(features.expand(condition_rows(film), -1, -1), film)[0], excluded)
         kept = hops - c.lookahead_frames
         masks, spectra = masks[:, c.lookahead_frames :], spectra[:, :kept]
         pieces = self.synthesise(masks * spectra)  # frame g starts at g H - (N - H) in the signal

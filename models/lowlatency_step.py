@@ -62,7 +62,9 @@ class FrameStep:
         c = net.config
         self.hidden = c.hidden
         self.window_samples = c.window_samples
+        self.context_samples = c.context_samples
         self.analysis_window = _array(net.window)
+        self.context_window = _array(net.context_window)
         self.synthesis_window = _array(net.window * net.synthesis_gain)
         self.encoder = _Affine.of(net.encoder.weight, net.encoder.bias)
         gru = net.gru
@@ -83,18 +85,25 @@ class FrameStep:
         """The GRU state before the first frame: ``(layers, rows, hidden)`` zeros."""
         return np.zeros((len(self.gru), rows, self.hidden), dtype=np.float32)
 
-    def spectrum(self, frame: np.ndarray) -> np.ndarray:
-        """``(N,)`` samples -> ``(bins,)`` complex spectrum of the windowed frame."""
-        return np.fft.rfft(frame * self.analysis_window)
+    def spectrum(self, span: np.ndarray) -> np.ndarray:
+        """``(span,)`` samples -> ``(bins,)`` complex spectrum of their last ``N``, windowed."""
+        return np.fft.rfft(span[-self.window_samples :] * self.analysis_window)
+
+    def features(self, span: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
+        """``(span,)`` samples and their frame's spectrum -> ``(feature_bins,)`` log magnitudes."""
+        features = np.log(np.abs(spectrum) + np.float32(LOG_FLOOR))
+        if not self.context_samples:
+            return features
+        context = np.abs(np.fft.rfft(span[-self.context_samples :] * self.context_window))
+        return np.concatenate([features, np.log(context + np.float32(LOG_FLOOR))])
 
     def synthesise(self, spectrum: np.ndarray) -> np.ndarray:
         """``(bins,)`` complex -> ``(N,)`` windowed samples ready to overlap-add."""
         return np.fft.irfft(spectrum, n=self.window_samples).astype(np.float32, copy=False) * self.synthesis_window
 
-    def masks(self, magnitude: np.ndarray, film: StepFilm, state: np.ndarray) -> np.ndarray:
-        """``(bins,)`` magnitude of one frame, ``state (layers, rows, hidden)`` updated in place ->
+    def masks(self, features: np.ndarray, film: StepFilm, state: np.ndarray) -> np.ndarray:
+        """``(feature_bins,)`` features of one frame, ``state (layers, rows, hidden)`` updated in place ->
         ``(rows, bins)`` magnitude masks, row ``r`` conditioned by FiLM row ``r``."""
-        features = np.log(magnitude + np.float32(LOG_FLOOR))
         hidden = np.maximum(self.encoder(features), 0.0) * film.input_scale + film.input_shift
         x, h = hidden, self.hidden
         for layer, (from_input, from_state) in enumerate(self.gru):

@@ -24,7 +24,7 @@ PUBLISH_HOPS = 5  # 20 ms of frames per publication for the live views
 
 
 class LowLatencyStream(HopFeeder):
-    """Holds the last ``N - H`` input samples, the GRU state, the spectra waiting for their mask and
+    """Holds the last ``span - H`` input samples, the GRU state, the spectra waiting for their mask and
     the overlap-add of the frames not yet final. The hops run :class:`models.lowlatency_step.FrameStep`,
     the network's weights in NumPy."""
 
@@ -53,7 +53,7 @@ class LowLatencyStream(HopFeeder):
     def reset(self) -> None:
         """Forget all audio: the next sample fed is sample 0 of a new stream."""
         c = self.settings
-        self.context = np.zeros(c.window_samples - c.hop_samples, dtype=np.float32)
+        self.context = np.zeros(c.span_samples - c.hop_samples, dtype=np.float32)
         self.pending = np.zeros(0, dtype=np.float32)
         self.samples_in = 0
         self.samples_out = 0
@@ -74,12 +74,12 @@ class LowLatencyStream(HopFeeder):
 
     def _hop(self, hop_samples: np.ndarray) -> np.ndarray:
         c = self.settings
-        frame = np.concatenate([self.context, hop_samples])
-        self.context = frame[c.hop_samples :]
+        span = np.concatenate([self.context, hop_samples])
+        self.context = span[c.hop_samples :]
         self.samples_in += c.hop_samples
-        spectrum = self.step.spectrum(frame)
+        spectrum = self.step.spectrum(span)
         self.spectra.append(spectrum)
-        mask = self._mask(np.abs(spectrum))
+        mask = self._mask(self.step.features(span, spectrum))
         frames = self.samples_in // c.hop_samples  # frames whose spectrum went through the GRU
         if frames <= c.lookahead_frames:
             return np.zeros(0, dtype=np.float32)
@@ -104,13 +104,13 @@ class LowLatencyStream(HopFeeder):
             self.latest = SpectralFrames(hop_index, magnitudes, masks, self.settings.hop_samples)
             self._unpublished = []
 
-    def _mask(self, magnitude: np.ndarray) -> np.ndarray:
-        """``(bins,)`` magnitude -> the ``(bins,)`` combined mask of the query in use."""
+    def _mask(self, features: np.ndarray) -> np.ndarray:
+        """``(feature_bins,)`` features -> the ``(bins,)`` combined mask of the query in use."""
         _, excluded, film = self._condition
         if not self.infer:
             self.state = None
-            return np.zeros_like(magnitude)
+            return np.zeros(self.settings.bins, dtype=np.float32)
         if self.state is None or self.state.shape[1] != film.rows:
             self.state = self.step.initial_state(film.rows)  # another number of sounds: their states start afresh
-        masks = self.step.masks(magnitude, film, self.state)
+        masks = self.step.masks(features, film, self.state)
         return combine_masks(torch.from_numpy(masks), excluded)[0].numpy() if film.rows > 1 else masks[0]

@@ -21,12 +21,20 @@ from realtime.file_stream import stream_array
 from realtime.lowlatency_stream import LowLatencyStream
 
 CONFIG = LowLatencyConfig(hidden=32, layers=2)
+CONTEXT_CONFIG = LowLatencyConfig(hidden=32, layers=2, context_samples=1000)  # features reach 1000 samples back
 
 
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
     return LowLatencyNet(CONFIG).eval()
+
+
+@pytest.fixture(scope="module", params=[CONFIG, CONTEXT_CONFIG], ids=["frame", "context"])
+def any_net(request):
+    """The network with features of its frame alone, and with a longer context window's too."""
+    torch.manual_seed(0)
+    return LowLatencyNet(request.param).eval()
 
 
 @pytest.fixture(scope="module")
@@ -54,30 +62,32 @@ def _stream(separator, x, block):
 
 
 @pytest.mark.parametrize("block", [1, 77, 128, 1000, 4096])
-def test_streaming_equals_the_whole_signal_at_any_block_size(net, block):
-    film, x = _film(net, 1), _noise(1.0)
+def test_streaming_equals_the_whole_signal_at_any_block_size(any_net, block):
+    film, x = _film(any_net, 1), _noise(1.0)
     with torch.inference_mode():
-        whole = net.separate(torch.from_numpy(x)[None, None], film)[0, 0].numpy()
-    streamed = _stream(LowLatencyStream(net, film), x, block)
+        whole = any_net.separate(torch.from_numpy(x)[None, None], film)[0, 0].numpy()
+    streamed = _stream(LowLatencyStream(any_net, film), x, block)
     assert len(streamed) == len(x)
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
 
 
-def test_several_sounds_stream_as_their_combined_pass(net):
-    film, x = _film(net, 2, rows=3), _noise(0.5)
+def test_several_sounds_stream_as_their_combined_pass(any_net):
+    film, x = _film(any_net, 2, rows=3), _noise(0.5)
     with torch.inference_mode():
-        whole = net.separate_combined(torch.from_numpy(x)[None, None], film, excluded=1)[0][0, 0].numpy()
-    np.testing.assert_allclose(_stream(LowLatencyStream(net, film, excluded=1), x, 300), whole, atol=1e-4)
+        whole = any_net.separate_combined(torch.from_numpy(x)[None, None], film, excluded=1)[0][0, 0].numpy()
+    np.testing.assert_allclose(_stream(LowLatencyStream(any_net, film, excluded=1), x, 300), whole, atol=1e-4)
 
 
-def test_the_declared_latency_is_the_measured_wait(net):
-    """Fed one sample at a time: the longest wait from a sample's arrival to its release."""
-    stream, longest, released = LowLatencyStream(net, _film(net, 1)), 0, 0
+def test_the_declared_latency_is_the_measured_wait(any_net):
+    """Fed one sample at a time: the longest wait from a sample's arrival to its release (a context
+    window reaches into the past only, and adds none)."""
+    stream, longest, released = LowLatencyStream(any_net, _film(any_net, 1)), 0, 0
     for arrived, sample in enumerate(_noise(0.1), 1):
         released += len(stream.feed(np.array([sample], np.float32)))
         if released:
             longest = max(longest, arrived - (released - 1))  # the newest released sample waited this long
-    assert longest == CONFIG.latency_samples == CONFIG.window_samples + CONFIG.lookahead_frames * CONFIG.hop_samples
+    c = any_net.config
+    assert longest == c.latency_samples == c.window_samples + c.lookahead_frames * c.hop_samples
 
 
 def test_a_query_change_lands_within_one_hop(net):

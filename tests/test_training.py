@@ -191,10 +191,28 @@ def test_a_low_latency_fine_tune_takes_another_look_ahead(tmp_path):
     assert main(["train", "--out", str(first), "--architecture", "lowlatency", *base]) == 0
     shifted = tmp_path / "shifted"
     args = ["train", "--out", str(shifted), "--architecture", "lowlatency", "--init-checkpoint", str(first / "model.safetensors")]
-    assert main(args + ["--lookahead-frames", "3", *base]) == 0
+    assert main(args + ["--lookahead-frames", "3", "--context-ms", "32", *base]) == 0
     assert load_separation_net(shifted / "model.safetensors").config.lookahead_frames == 3
+    assert load_separation_net(shifted / "model.safetensors").config.context_samples == 1024
     assert load_separation_net(first / "model.safetensors").config.lookahead_frames == 1
     assert main(["train", "--out", str(tmp_path / "resunet"), "--lookahead-frames", "2", *base]) == 2
+    assert main(["train", "--out", str(tmp_path / "resunet"), "--context-ms", "32", *base]) == 2
+
+
+def test_a_new_context_window_starts_as_the_network_it_extends():
+    """Its encoder weights start at zero: before fine-tuning, the network separates as it did."""
+    import torch
+
+    from models.lowlatency import LowLatencyConfig, LowLatencyNet
+    from training.train import reshaped
+
+    torch.manual_seed(0)
+    net = LowLatencyNet(LowLatencyConfig(hidden=16)).eval()
+    extended = reshaped(net, None, 1024).eval()
+    assert extended.config.context_samples == 1024 and extended.encoder.in_features > net.encoder.in_features
+    mixture, condition = torch.randn(1, 1, 8000), torch.nn.functional.normalize(torch.randn(1, 512), dim=-1)
+    with torch.inference_mode():
+        torch.testing.assert_close(extended(mixture, condition), net(mixture, condition))
 
 
 def test_the_short_tone_check_mixes_short_events_at_0_db_in_speech_and_noise():

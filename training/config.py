@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.config import UNPADDED_SEGMENT_SAMPLES
+from models.config import UNPADDED_SEGMENT_SAMPLES, ms_to_samples
 
 DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 DEFAULT_SNRS_DB = (-5.0, 0.0, 5.0)
@@ -27,6 +27,7 @@ class TrainConfig:
     width: float = 0.25
     architecture: str = "resunet"  # or "lowlatency": models.lowlatency, made for streaming
     lookahead_frames: int | None = None  # the low-latency network's; None: its default, or the checkpoint's
+    context_samples: int | None = None  # the low-latency network's context window; None: as lookahead_frames
     seed: int = 0
     data: Path | None = None
     captions: Path | None = None
@@ -62,6 +63,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="lowlatency: frames of look-ahead (4 ms each; default 1, or --init-checkpoint's); "
         "with --init-checkpoint, fine-tunes its network to another look-ahead",
     )
+    parser.add_argument(
+        "--context-ms", type=float,
+        help="lowlatency: a longer analysis window (ms, 0 for none) whose spectrum joins each frame's features: "
+        "finer frequency, no added latency (it reaches into the past); with --init-checkpoint its weights start at zero",
+    )
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--data", type=Path, help="folder of captioned clips (default: generated sources)")
     parser.add_argument("--captions", type=Path, help="captions CSV (file,caption) or JSON for --data")
@@ -89,7 +95,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         out_dir=args.out, steps=args.steps, batch_size=args.batch_size, segment_samples=args.segment_samples,
         learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, architecture=args.architecture,
-        lookahead_frames=args.lookahead_frames, seed=args.seed, data=args.data,
+        lookahead_frames=args.lookahead_frames,
+        context_samples=None if args.context_ms is None else ms_to_samples(args.context_ms), seed=args.seed, data=args.data,
         captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,

@@ -51,9 +51,11 @@ TRAIN_PHRASING_PROBABILITY = 0.5
 
 def build_models(config: TrainConfig) -> tuple[SeparationNet, torch.nn.Module]:
     """From ``init_checkpoint`` (its own query net), or fresh with the MiniLM query net: a ResUNet30 at
-    ``width`` or the low-latency network, as ``architecture`` says, at ``lookahead_frames`` if given."""
-    if config.lookahead_frames is not None and config.architecture != LOWLATENCY:
-        raise UserError("--lookahead-frames is the low-latency network's: pass --architecture lowlatency")
+    ``width`` or the low-latency network, as ``architecture`` says, at ``lookahead_frames`` and
+    ``context_samples`` if given."""
+    for given, option in ((config.lookahead_frames, "--lookahead-frames"), (config.context_samples, "--context-ms")):
+        if given is not None and config.architecture != LOWLATENCY:
+            raise UserError(f"{option} is the low-latency network's: pass --architecture lowlatency")
     if config.init_checkpoint is not None:
         net = load_separation_net(config.init_checkpoint)
         if net.architecture != config.architecture:
@@ -61,22 +63,33 @@ def build_models(config: TrainConfig) -> tuple[SeparationNet, torch.nn.Module]:
                 f"{config.init_checkpoint} holds a {net.architecture} network, not {config.architecture}: "
                 f"pass --architecture {net.architecture}, or another --init-checkpoint"
             )
-        return with_lookahead(net, config.lookahead_frames).train(), load_query_net(config.init_checkpoint)
+        return reshaped(net, config.lookahead_frames, config.context_samples).train(), load_query_net(config.init_checkpoint)
     if config.architecture == LOWLATENCY:
-        return with_lookahead(LowLatencyNet(), config.lookahead_frames), MiniLmQueryNet()
+        return reshaped(LowLatencyNet(), config.lookahead_frames, config.context_samples), MiniLmQueryNet()
     net = ResUNet30(SeparationConfig(width=config.width))
     net.init_identity_phase()
     return net, MiniLmQueryNet()
 
 
-def with_lookahead(net: SeparationNet, lookahead_frames: int | None) -> SeparationNet:
-    """``net`` itself, or (a low-latency network) the same weights with ``lookahead_frames`` of
-    look-ahead: the look-ahead only shifts which frame a mask applies to, so no weight changes shape."""
-    if lookahead_frames is None or not isinstance(net, LowLatencyNet) or lookahead_frames == net.config.lookahead_frames:
+def reshaped(net: SeparationNet, lookahead_frames: int | None, context_samples: int | None) -> SeparationNet:
+    """``net`` itself, or (a low-latency network) the same function with ``lookahead_frames`` of
+    look-ahead and a ``context_samples`` window, ready to be fine-tuned to them. The look-ahead only
+    shifts which frame a mask applies to; a new context window's encoder weights start at zero, so
+    the network computes what it did until training teaches it to use them."""
+    if not isinstance(net, LowLatencyNet):
         return net
-    shifted = LowLatencyNet(replace(net.config, lookahead_frames=lookahead_frames))
-    shifted.load_state_dict(net.state_dict())
-    return shifted
+    changes = {name: value for name, value in (("lookahead_frames", lookahead_frames), ("context_samples", context_samples)) if value is not None}
+    config = replace(net.config, **changes)
+    if config == net.config:
+        return net
+    shaped = LowLatencyNet(config)
+    state = net.state_dict()
+    if config.context_samples != net.config.context_samples:
+        encoder = torch.zeros(config.hidden, config.feature_bins)
+        encoder[:, : config.bins] = state["encoder.weight"][:, : config.bins]
+        state["encoder.weight"] = encoder
+    shaped.load_state_dict(state)
+    return shaped
 
 
 class MixtureData(L.LightningDataModule):
