@@ -101,14 +101,15 @@ def timing_text(snapshot: StatsSnapshot) -> str:
 
 
 def kept_text(share: float, remove: bool = False) -> str:
-    """``kept 42 % of the input's energy``; for an isolated sound under :data:`LITTLE_FOUND_SHARE`,
-    also that the model found little of it (it returns little rather than pretend). Empty while
-    there is no input to measure."""
+    """What the separated sound's share of the input's energy means in each mode: ``kept 42 % of the
+    input's energy`` where it is isolated, ``removing 42 % ...`` where it is taken out. Under
+    :data:`LITTLE_FOUND_SHARE`, also that the model found little of it (it returns little rather than
+    pretend). Empty while there is no input to measure."""
     if math.isnan(share):
         return ""
     percent = f"{100 * share:.0f} %" if share >= 0.005 else "under 1 %"
-    text = f"kept {percent} of the input's energy"
-    return text + ": the model found little of the described sound" if not remove and share < LITTLE_FOUND_SHARE else text
+    text = f"{'removing' if remove else 'kept'} {percent} of the input's energy"
+    return text + ": the model found little of the described sound" if share < LITTLE_FOUND_SHARE else text
 
 
 def measured_text(measured_latency_ms: float) -> str:

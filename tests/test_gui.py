@@ -450,13 +450,13 @@ def test_without_portaudio_the_app_opens_and_says_what_to_install(tmp_path):
 
 
 def test_the_low_latency_choice_runs_the_low_latency_model_and_its_views(window, qtbot):
-    """The bundled choices name what each costs; the low-latency one restarts the stream on the
-    streaming-native model, whose 4 ms frames fill the same views."""
+    """The latency choices name the latency and what each costs; the 30 ms one restarts the stream on
+    the streaming-native model, whose 4 ms frames fill the same views."""
     from gui.main_window import LOWLATENCY
 
     _start(window, qtbot)
-    texts = [window.bundled.itemText(i) for i in range(window.bundled.count())]
-    assert any("low latency" in text and "ms" in text and "dB" in text for text in texts)
+    texts = [window.latency_choice.itemText(i) for i in range(window.latency_choice.count())]
+    assert any(text.startswith("30 ms") and "dB less" in text for text in texts)
     window.load_bundled(LOWLATENCY)
     qtbot.waitUntil(lambda: window.session.model_name == "bundled low-latency" and window.session.phase == "running", timeout=60_000)
     drawn = window.frames_drawn

@@ -226,3 +226,4 @@ def test_the_engine_says_how_much_of_the_input_the_separated_sound_takes(mask_lo
     stream_array(engine, below_12_khz)
     assert engine.stats.kept_share == pytest.approx(kept, abs=0.02)
     assert ("found little" in kept_text(engine.stats.kept_share)) == (kept == 0.0)
+    assert kept_text(engine.stats.kept_share, remove=True).startswith("removing")  # heard: the rest of the input
