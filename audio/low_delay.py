@@ -32,8 +32,10 @@ class LowDelayResampler:
         self.delay = (taps - 1) // 2  # at the zero-stuffed rate
         padded = np.zeros(TAPS_PER_PHASE * self.up + self.up)
         padded[:taps] = self.up * low_pass
-        # phases[p, k]: the tap that meets input sample (i - k) when the output falls p past i * up.
-        self.phases = np.stack([padded[p :: self.up][: TAPS_PER_PHASE + 1] for p in range(self.up)]).astype(np.float32)
+        # phases[p, k]: the tap that meets input sample (i - k) when the output falls p past i * up;
+        # stored oldest sample first, as a window of the signal ending at sample i holds them.
+        phases = np.stack([padded[p :: self.up][: TAPS_PER_PHASE + 1] for p in range(self.up)])
+        self.phases = np.ascontiguousarray(phases[:, ::-1], dtype=np.float32)
         self.history = np.zeros(TAPS_PER_PHASE + 1, dtype=np.float32)  # the input before the newest piece
         self.received = 0  # input samples fed
         self.made = 0  # output samples released
@@ -46,12 +48,10 @@ class LowDelayResampler:
         self.received += len(samples)
         # Output n needs input up to (n * down + delay) // up.
         last = ((self.received - 1) * self.up - self.delay) // self.down
-        outputs = np.arange(self.made, last + 1)
         self.history = signal[-len(self.history) :]
-        if not len(outputs):
-            return np.zeros(0, dtype=np.float32)
-        position = outputs * self.down + self.delay
-        newest, phase = position // self.up - first, position % self.up
-        taken = signal[newest[:, None] - np.arange(self.phases.shape[1])]
-        self.made = int(last) + 1
-        return np.einsum("nk,nk->n", taken, self.phases[phase]).astype(np.float32)
+        position = np.arange(self.made, last + 1) * self.down + self.delay
+        self.made = max(self.made, int(last) + 1)
+        taps = self.phases.shape[1]
+        windows = np.lib.stride_tricks.sliding_window_view(signal, taps)  # row j: signal[j : j + taps], no copy
+        newest = position // self.up - first
+        return np.einsum("nk,nk->n", windows[newest - (taps - 1)], self.phases[position % self.up])
