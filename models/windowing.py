@@ -1,7 +1,8 @@
 """Separation of audio of any length: one pass up to a segment, overlapping segments beyond.
 
-Each segment's output is weighted by a trapezoid (linear fades over the overlap, flat between) and
-the sum is divided by the summed weights, so the crossfade is exact for any overlap and seam-free.
+Each segment's output is weighted by :func:`fade_window` (raised-cosine fades over the overlap, flat
+between; the live stream's crossfade is the same window) and the sum is divided by the summed
+weights, so the crossfade is exact for any overlap and seam-free.
 Every segment is a full-length forward pass (the last one is aligned to the end of the signal), and
 only one segment's activations are alive at a time: memory is flat in the signal's length.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from models.config import MAX_SEGMENT_SAMPLES, MODEL_SAMPLE_RATE_HZ
@@ -21,15 +23,21 @@ SegmentFn = Callable[[torch.Tensor], torch.Tensor]
 """Separates one segment: ``(batch, 1, samples)`` -> ``(batch, 1, samples)``."""
 
 
+def fade_window(length: int, fade: int, fade_in: bool = True, fade_out: bool = True) -> np.ndarray:
+    """``(length,)`` float32: raised-cosine fade-in and fade-out over ``fade`` samples, flat between.
+    Every overlap-add of this project uses it: windows overlapping by ``fade`` sum to exactly one."""
+    window = np.ones(length, dtype=np.float32)
+    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)).astype(np.float32)
+    if fade_in:
+        window[:fade] = ramp
+    if fade_out:
+        window[-fade:] = ramp[::-1]
+    return window
+
+
 def fade_weights(segment: int, overlap: int, first: bool, last: bool) -> torch.Tensor:
-    """``(segment,)`` trapezoid: linear fade-in/out over ``overlap`` samples except at the signal's ends."""
-    weights = torch.ones(segment)
-    ramp = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
-    if not first:
-        weights[:overlap] = ramp
-    if not last:
-        weights[-overlap:] = ramp.flip(0)
-    return weights
+    """``(segment,)`` :func:`fade_window` of a segment: no fade at the signal's ends."""
+    return torch.from_numpy(fade_window(segment, overlap, fade_in=not first, fade_out=not last))
 
 
 class SegmentStream:

@@ -21,6 +21,7 @@ import numpy as np
 from models.config import HOP_LENGTH, UNPADDED_SEGMENT_SAMPLES, samples_to_ms
 from models.errors import UserError
 from models.resunet import FilmOffsets, ResUNet30
+from models.windowing import fade_window
 from realtime.contract import HopFeeder, SpectralFrames
 from realtime.window_pass import CudaGraphWindowPass, window_pass
 
@@ -64,18 +65,6 @@ def runs_cuda_graph(separator: object) -> bool:
     return isinstance(separator, StreamingSeparator) and isinstance(separator.window_pass, CudaGraphWindowPass)
 
 
-def crossfade_window(length: int, crossfade: int) -> np.ndarray:
-    """``(length,)`` float32: raised-cosine fade-in and fade-out over ``crossfade``, flat between.
-
-    Consecutive windows overlapping by ``crossfade`` sum to exactly one.
-    """
-    window = np.ones(length, dtype=np.float32)
-    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(crossfade) + 0.5) / crossfade)).astype(np.float32)
-    window[:crossfade] = ramp
-    window[-crossfade:] = ramp[::-1]
-    return window
-
-
 class StreamingSeparator(HopFeeder):
     """The streaming core of the ResUNet30 (a :class:`realtime.contract.LiveSeparator`): holds
     context, runs one forward pass per hop, overlap-adds the output."""
@@ -88,7 +77,7 @@ class StreamingSeparator(HopFeeder):
         self.latest: SpectralFrames | None = None  # replaced (never mutated) once per hop
         s = settings
         self._region = s.hop_samples + s.crossfade_samples
-        self._window = crossfade_window(self._region, s.crossfade_samples)
+        self._window = fade_window(self._region, s.crossfade_samples)
         self.reset()
 
     @property
