@@ -43,7 +43,7 @@ def planned(checkpoint: Path) -> dict:
     budget = latency_budget(settings)
     return {
         "algorithmic_ms": settings.stream.latency_ms,
-        "engine_latency_ms": 1000 * budget.total_samples / RATE_HZ,
+        "engine_latency_ms": 1000 * budget.total_s(RATE_HZ),
         "look_ahead_ms": samples_to_ms(net.config.lookahead_frames * net.config.hop_samples) if isinstance(net, LowLatencyNet) else None,
     }
 

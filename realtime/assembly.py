@@ -83,7 +83,7 @@ def hop_latency_ms(hop_ms: float, rate_hz: int, block_frames: int = DEFAULT_BLOC
     """The ResUNet engine's latency (ms) at a hop the user chooses (look-ahead, crossfade and compute
     margin one hop each): what the app's hop menu says each hop costs."""
     settings = EngineSettings(device_rate_hz=rate_hz, block_frames=block_frames, stream=settings_for_hop(ms_to_samples(hop_ms)))
-    return 1000 * latency_budget(settings).total_samples / rate_hz
+    return 1000 * latency_budget(settings).total_s(rate_hz)
 
 
 def build_engine(

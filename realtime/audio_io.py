@@ -158,7 +158,7 @@ class DuplexStream(_EngineStream):
         self.engine.process_block(mono_in, mono_out)
         outdata[:] = mono_out[:, None]
         device_s = time_info.outputBufferDacTime - time_info.inputBufferAdcTime
-        stats.measured_latency_s = device_s + self.engine.latency_samples / self.engine.settings.device_rate_hz
+        stats.measured_latency_s = device_s + self.engine.latency_s
 
 
 class FileInputStream(_EngineStream):
@@ -185,4 +185,4 @@ class FileInputStream(_EngineStream):
         self.engine.process_block(mono_in, mono_out)
         outdata[:] = mono_out[:, None]
         output_s = time_info.outputBufferDacTime - time_info.currentTime  # the file's block is taken now
-        self.engine.stats.measured_latency_s = output_s + self.engine.latency_samples / self.engine.settings.device_rate_hz
+        self.engine.stats.measured_latency_s = output_s + self.engine.latency_s

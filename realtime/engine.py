@@ -145,6 +145,9 @@ class LatencyBudget:
     def total_samples(self) -> int:
         return self.block_samples + self.algorithmic_samples + self.compute_margin_samples
 
+    def total_s(self, rate_hz: int) -> float:
+        return self.total_samples / rate_hz
+
 
 def latency_budget(settings: EngineSettings) -> LatencyBudget:
     """The latency an engine with ``settings`` has: one block, the algorithmic latency with the
@@ -208,8 +211,12 @@ class Engine:
         return fallback_for(self.controls.remove, self.controls.bypass, self.settings.fallback)
 
     @property
+    def latency_s(self) -> float:
+        return self.latency_samples / self.settings.device_rate_hz
+
+    @property
     def latency_ms(self) -> float:
-        return 1000.0 * self.latency_samples / self.settings.device_rate_hz
+        return 1000.0 * self.latency_s
 
     # --- controls, from any thread -------------------------------------------------------
     def set_condition(self, film: FilmOffsets, excluded: int = 0) -> None:

@@ -56,7 +56,7 @@ class EngineFeed:
         self._out_block = np.zeros(self.block, dtype=np.float32)
         self._started = time.perf_counter()
         # No device buffers a file: what is written is the engine's output exactly its latency late.
-        engine.stats.measured_latency_s = engine.latency_samples / engine.settings.device_rate_hz
+        engine.stats.measured_latency_s = engine.latency_s
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Take ``(frames,)`` mono at the engine's device rate; return the output that is ready."""
