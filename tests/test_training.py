@@ -199,6 +199,28 @@ def test_a_low_latency_fine_tune_takes_another_look_ahead(tmp_path):
     assert main(["train", "--out", str(tmp_path / "resunet"), "--context-ms", "32", *base]) == 2
 
 
+def test_a_teacher_adds_its_distance_to_the_loss_and_stays_out_of_the_checkpoint(tmp_path):
+    """`--teacher`: the bundled default's output on each mixture is a second target (logged as
+    train/teacher_l1); its weights are never saved with the student's."""
+    import csv
+
+    import torch
+
+    from models.lowlatency import LowLatencyNet
+    from models.separator import default_checkpoint
+
+    run = tmp_path / "student"
+    base = ["--steps", "10", "--batch-size", "2", "--segment-samples", "9920", "--val-items", "2", "--val-every", "1000", "--warmup-steps", "1"]
+    assert main(["train", "--out", str(run), "--architecture", "lowlatency", "--teacher", str(default_checkpoint()), *base]) == 0
+    logged = [row for row in csv.DictReader(open(next(run.glob("logs/csv/*/metrics.csv")))) if row.get("train/teacher_l1")]
+    assert logged and float(logged[0]["train/teacher_l1"]) > 0
+    saved = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    student = {f"net.{name}" for name in LowLatencyNet().state_dict()}
+    assert student <= set(saved) and all(name in student or name.startswith("query_head.") for name in saved)
+    weightless = ["train", "--out", str(tmp_path / "none"), "--architecture", "lowlatency", "--teacher", str(default_checkpoint())]
+    assert main(weightless + ["--teacher-weight", "0", *base]) == 2
+
+
 def test_a_new_context_window_starts_as_the_network_it_extends():
     """Its encoder weights start at zero: before fine-tuning, the network separates as it did."""
     import torch

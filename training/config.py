@@ -33,6 +33,8 @@ class TrainConfig:
     captions: Path | None = None
     library: Path | None = None
     init_checkpoint: Path | None = None
+    teacher: Path | None = None  # a model whose output on each mixture is a second target
+    teacher_weight: float = 0.5
     val_items: int = 48
     val_every: int = 250
     checkpoint_every: int = 250
@@ -76,6 +78,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="library of real recordings from 'lass library build', mixed with the generated sources (its train split; held-out for validation)",
     )
     parser.add_argument("--init-checkpoint", type=Path, help="start from this checkpoint (e.g. official AudioSep)")
+    parser.add_argument(
+        "--teacher", type=Path,
+        help="distil: a model (e.g. the bundled default's .safetensors) whose separation of each training mixture is a "
+        "second target beside the clean one; its query network embeds the captions",
+    )
+    parser.add_argument("--teacher-weight", type=float, default=TrainConfig.teacher_weight, help="weight of the distance to --teacher's output")
     parser.add_argument("--val-items", type=int, default=TrainConfig.val_items)
     parser.add_argument("--val-every", type=int, default=TrainConfig.val_every)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
@@ -97,7 +105,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         learning_rate=args.lr, warmup_steps=args.warmup_steps, width=args.width, architecture=args.architecture,
         lookahead_frames=args.lookahead_frames,
         context_samples=None if args.context_ms is None else ms_to_samples(args.context_ms), seed=args.seed, data=args.data,
-        captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint, val_items=args.val_items,
+        captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint,
+        teacher=args.teacher, teacher_weight=args.teacher_weight, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
         threads=args.threads, room_effects=not args.dry_mixing,

@@ -1,4 +1,5 @@
-"""The training task: a separation net (ResUNet30 or the low-latency network) and the trainable head of a QueryNet, L1 waveform loss.
+"""The training task: a separation net (ResUNet30 or the low-latency network) and the trainable head of a QueryNet, L1 waveform loss
+(plus, with a :class:`training.distillation.Teacher`, the L1 distance to its output, weighted).
 
 The frozen part of the query network (MiniLM or CLAP) runs once per distinct caption and is cached;
 only the separation net and the query head (the MiniLM projection; nothing for CLAP) are optimised.
@@ -16,6 +17,7 @@ from torch import nn
 
 from models.networks import SeparationNet
 from models.metrics import separation_scores
+from training.distillation import Teacher
 
 
 class SeparationTask(L.LightningModule):
@@ -26,11 +28,13 @@ class SeparationTask(L.LightningModule):
         learning_rate: float = 1e-3,
         warmup_steps: int = 200,
         total_steps: int = 10_000,
+        teacher: Teacher | None = None,
     ) -> None:
         super().__init__()
         self.net = net
         self.query_head = query_net.projection if hasattr(query_net, "projection") else nn.Identity()
         self.__dict__["query_net"] = query_net  # not a submodule: kept out of checkpoints
+        self.__dict__["teacher"] = teacher  # likewise
         self.learning_rate, self.warmup_steps, self.total_steps = learning_rate, warmup_steps, total_steps
         self._features: dict[str, torch.Tensor] = {}
 
@@ -47,6 +51,10 @@ class SeparationTask(L.LightningModule):
         estimate = self.net(batch["mixture"], self.conditions(batch["caption"]))
         loss = torch.nn.functional.l1_loss(estimate, batch["target"])
         self.log("train/l1", loss, prog_bar=True)
+        if self.teacher is not None:
+            taught = torch.nn.functional.l1_loss(estimate, self.teacher.separate(batch["mixture"], batch["caption"]))
+            self.log("train/teacher_l1", taught)
+            loss = loss + self.teacher.weight * taught
         return loss
 
     def validation_step(self, batch: dict, batch_index: int) -> None:

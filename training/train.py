@@ -42,6 +42,7 @@ from training.data import (
     MixConfig,
     Mixtures,
 )
+from training.distillation import Teacher
 from training.effects import RoomEffects
 from training.task import SeparationTask
 
@@ -193,7 +194,8 @@ def train(config: TrainConfig) -> Path:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True)
     net, query_net = build_models(config)
-    task = SeparationTask(net, query_net, config.learning_rate, config.warmup_steps, config.steps)
+    teacher = Teacher(config.teacher, config.teacher_weight) if config.teacher is not None else None
+    task = SeparationTask(net, query_net, config.learning_rate, config.warmup_steps, config.steps, teacher)
     out = Path(config.out_dir)
     data = MixtureData(config)
     export = ExportBundle(out / BUNDLE_NAME, query_net, data.train_pool.texts())
