@@ -31,7 +31,7 @@ from realtime.audio_io import NO_DEVICES, list_devices
 from realtime.errors import AudioDeviceError
 from realtime.live_session import HOP_CHOICES_MS, LiveSession, SessionStatus, StreamChoice, describe_match
 from realtime.presets import Preset, find_preset, load_presets, save_preset
-from realtime.stats import kept_text, measured_text, timing_text
+from realtime.stats import measured_text, sound_share_text, timing_text
 
 VIEW_FPS = 30
 QUERY_SETTLE_MS = 700
@@ -473,7 +473,7 @@ class MainWindow(QMainWindow):
             f"{status.audio}{published} · {status.model} on {status.device} · latency {status.latency_ms:.0f} ms "
             f"({measured_text(status.stats.measured_latency_ms)}) · {timing_text(status.stats)} · dropouts {status.stats.dropouts}"
         )
-        self.kept.setText(kept_text(status.stats.kept_share, remove=self.session.controls.remove))
+        self.kept.setText(sound_share_text(status.stats.sound_share))
         self.warning.setText(status.query_error or status.warning or status.adaptation or "")
         now_s = time.monotonic()
         self.input_meter.show_peak(status.input_peak, now_s)

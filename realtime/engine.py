@@ -44,7 +44,7 @@ from realtime.stats import EngineStats
 from realtime.streaming import StreamingSeparator, StreamSettings
 
 WORKER_POLL_S = 0.001
-KEPT_WINDOW_S = 1.0  # the separated sound's share of the input is judged over about this long
+SOUND_SHARE_WINDOW_S = 1.0  # the separated sound's share of the input is judged over about this long
 SILENT_RMS = 1e-4  # an input quieter than this (-80 dBFS) over that window has no share to judge
 DEFAULT_BLOCK_FRAMES = 512  # device frames per callback where nothing chose the block
 RESAMPLER_PROBE_PIECES = 200  # 10 ms pieces: two seconds, many of soxr's output blocks
@@ -314,20 +314,20 @@ class Engine:
         self._gains = new
         dry = np.nan_to_num(dry, nan=0.0, posinf=0.0, neginf=0.0)
         out = dry_gain * dry + target_gain * target
-        self._update_kept_share(dry, target)
+        self._update_sound_share(dry, target)
         if len(out):
             self.stats.input_peak = float(np.abs(dry).max())
             self.stats.output_peak = float(np.abs(out).max())
         return out
 
-    def _update_kept_share(self, dry: np.ndarray, target: np.ndarray) -> None:
-        """The separated sound's energy over the input's, both leaking away over :data:`KEPT_WINDOW_S`
+    def _update_sound_share(self, dry: np.ndarray, target: np.ndarray) -> None:
+        """The separated sound's energy over the input's, both leaking away over :data:`SOUND_SHARE_WINDOW_S`
         (nan while the input is silent)."""
-        keep = math.exp(-len(dry) / (KEPT_WINDOW_S * self.settings.device_rate_hz))
+        keep = math.exp(-len(dry) / (SOUND_SHARE_WINDOW_S * self.settings.device_rate_hz))
         self._input_energy = keep * self._input_energy + float(np.dot(dry, dry))
         self._target_energy = keep * self._target_energy + float(np.dot(target, target))
-        silent = self._input_energy < SILENT_RMS**2 * KEPT_WINDOW_S * self.settings.device_rate_hz
-        self.stats.kept_share = float("nan") if silent else self._target_energy / self._input_energy
+        silent = self._input_energy < SILENT_RMS**2 * SOUND_SHARE_WINDOW_S * self.settings.device_rate_hz
+        self.stats.sound_share = float("nan") if silent else self._target_energy / self._input_energy
 
     def worker_idle(self) -> bool:
         """True when the worker has taken all input and is not processing."""

@@ -65,7 +65,7 @@ class LowLatencyStream(HopFeeder):
     def warm_up(self) -> None:
         """One hop of silence through the whole path, then forgotten: one-off set-up must not land on a
         live hop."""
-        self._process_hop(np.zeros(self.settings.hop_samples, dtype=np.float32))
+        self.feed(np.zeros(self.settings.hop_samples, dtype=np.float32))
         self.reset()
 
     def feed(self, samples: np.ndarray) -> np.ndarray:

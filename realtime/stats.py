@@ -28,7 +28,7 @@ class EngineStats:
     measured_latency_s: float = float("nan")
     input_peak: float = 0.0
     output_peak: float = 0.0
-    kept_share: float = float("nan")  # the separated sound's energy over the input's, over the last second or so
+    sound_share: float = float("nan")  # the separated sound's energy over the input's, over the last second or so
     _hop_times: np.ndarray = field(default_factory=lambda: np.full(HISTORY, np.nan))
 
     def record_callback(self, frames: int, seconds: float, rate_hz: int | None = None) -> None:
@@ -68,7 +68,7 @@ class EngineStats:
             input_xruns=self.input_xruns,
             output_xruns=self.output_xruns,
             measured_latency_ms=1000 * self.measured_latency_s,
-            kept_share=self.kept_share,
+            sound_share=self.sound_share,
         )
 
 
@@ -90,7 +90,7 @@ class StatsSnapshot:
     input_xruns: int
     output_xruns: int
     measured_latency_ms: float
-    kept_share: float
+    sound_share: float
 
 
 def timing_text(snapshot: StatsSnapshot) -> str:
@@ -101,15 +101,27 @@ def timing_text(snapshot: StatsSnapshot) -> str:
 
 
 def kept_text(share: float, remove: bool = False) -> str:
-    """What the separated sound's share of the input's energy means in each mode: ``kept 42 % of the
-    input's energy`` where it is isolated, ``removing 42 % ...`` where it is taken out. Under
-    :data:`LITTLE_FOUND_SHARE`, also that the model found little of it (it returns little rather than
-    pretend). Empty while there is no input to measure."""
+    """An output's share of its input's energy: ``kept 42 % of the input's energy``; for an isolated
+    sound under :data:`LITTLE_FOUND_SHARE`, also that the model found little of it (it returns little
+    rather than pretend). Empty while there is no input to measure."""
     if math.isnan(share):
         return ""
-    percent = f"{100 * share:.0f} %" if share >= 0.005 else "under 1 %"
-    text = f"{'removing' if remove else 'kept'} {percent} of the input's energy"
-    return text + ": the model found little of the described sound" if share < LITTLE_FOUND_SHARE else text
+    text = f"kept {_percent(share)} of the input's energy"
+    return text + ": the model found little of the described sound" if not remove and share < LITTLE_FOUND_SHARE else text
+
+
+def sound_share_text(share: float) -> str:
+    """The live figure, in either mode: the described sound's share of the input's energy (isolated,
+    it is what is heard; removed, what is taken out), and under :data:`LITTLE_FOUND_SHARE` that the
+    model found little of it. Empty while there is no input to measure."""
+    if math.isnan(share):
+        return ""
+    text = f"the described sound: {_percent(share)} of the input's energy"
+    return text + " (the model found little of it)" if share < LITTLE_FOUND_SHARE else text
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.0f} %" if share >= 0.005 else "under 1 %"
 
 
 def measured_text(measured_latency_ms: float) -> str:

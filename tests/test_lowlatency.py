@@ -213,7 +213,7 @@ def test_a_latency_target_the_default_cannot_reach_takes_the_bundled_low_latency
 def test_the_engine_says_how_much_of_the_input_the_separated_sound_takes(mask_logit, kept):
     """The live share of the input's energy that the separated sound takes (the app shows it, and says
     when the model found little): all of it for a mask of ones, none for a mask of zeros."""
-    from realtime.stats import kept_text
+    from realtime.stats import sound_share_text
 
     net = LowLatencyNet(CONFIG).eval()
     with torch.no_grad():
@@ -221,9 +221,8 @@ def test_the_engine_says_how_much_of_the_input_the_separated_sound_takes(mask_lo
         net.decoder[-1].bias.fill_(mask_logit)
     rate = 48_000
     engine = Engine(net, _film(net, 1), EngineSettings(rate, 256, net.config, low_delay_resampling=True))
-    assert np.isnan(engine.stats.kept_share) and kept_text(engine.stats.kept_share) == ""  # nothing heard yet
+    assert np.isnan(engine.stats.sound_share) and sound_share_text(engine.stats.sound_share) == ""  # nothing heard yet
     below_12_khz = resample(_noise(2.0, 24_000)[None], 24_000, rate)[0]  # what the model's 32 kHz keeps whole
     stream_array(engine, below_12_khz)
-    assert engine.stats.kept_share == pytest.approx(kept, abs=0.02)
-    assert ("found little" in kept_text(engine.stats.kept_share)) == (kept == 0.0)
-    assert kept_text(engine.stats.kept_share, remove=True).startswith("removing")  # heard: the rest of the input
+    assert engine.stats.sound_share == pytest.approx(kept, abs=0.02)
+    assert ("found little" in sound_share_text(engine.stats.sound_share)) == (kept == 0.0)

@@ -84,3 +84,12 @@ def test_the_kept_share_is_said_plainly_and_a_sound_found_little_is_said_so():
     assert kept_text(0.001) == "kept under 1 % of the input's energy: the model found little of the described sound"
     assert kept_text(0.001, remove=True) == "kept under 1 % of the input's energy"  # removing: little left is no failure
     assert kept_text(float("nan")) == ""
+
+
+def test_the_live_share_names_the_described_sound_in_either_mode():
+    """Live, the figure is the separated sound's share whether it is isolated or removed."""
+    from realtime.stats import sound_share_text
+
+    assert sound_share_text(0.42) == "the described sound: 42 % of the input's energy"
+    assert sound_share_text(0.001) == "the described sound: under 1 % of the input's energy (the model found little of it)"
+    assert sound_share_text(float("nan")) == ""
