@@ -48,8 +48,9 @@ DEFAULT_VIRTUAL_MIC = "lass-live"
 DEFAULT, LOWLATENCY = "default", "lowlatency"
 # The latency setting: the bundled models by the latency each streams at and what it separates,
 # from the benchmarks on this project's 2-core CPU. Latency from benchmarks/results/streaming_lowlatency.json
-# (60 s paced at 48 kHz: the default at 500 ms with no dropout quiet, refused below 752 ms with one
-# core busy; the low-latency model at 30 ms with no dropout, quiet or with one core busy); quality as
+# (60 s paced at 48 kHz: the default at 500 ms with no dropout quiet, refused below 745 ms with one
+# core busy; the low-latency model at 30 ms with no dropout with one core busy, 0 or 1 quiet, run to
+# run: streaming_lowlatency_rerun.json); quality as
 # SI-SDRi on the real held-out recordings (lowlatency_distil_real.json against
 # default_real_heldout_rebuilt_lib3.json), the low-latency model's cost said against the default.
 BEST_QUALITY_REAL_DB, LOW_LATENCY_REAL_DB = 6.6, 4.8
@@ -83,7 +84,7 @@ class MainWindow(QMainWindow):
         # Statuses, warnings, model names and saved paths can be any length: they never widen the window.
         self.status = ElidedLabel("stopped")
         self.warning = ElidedLabel("")
-        self.kept = ElidedLabel("")  # how much of the input the separated sound takes: little means not found
+        self.sound_share = ElidedLabel("")  # how much of the input the described sound takes: little means not found
         self.warning.setStyleSheet("color: #c0392b")
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -94,7 +95,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(self._build_model_row())
         layout.addWidget(self._build_views(), stretch=1)
         layout.addWidget(self.status)
-        layout.addWidget(self.kept)
+        layout.addWidget(self.sound_share)
         layout.addWidget(self.warning)
         self.setCentralWidget(central)
         self._shortcuts()
@@ -360,7 +361,7 @@ class MainWindow(QMainWindow):
         elif phase == "stopped":
             self.status.setText("no audio devices" if self.device_problem else "stopped")
             self.warning.setText(self.device_problem or "")
-            self.kept.setText("")
+            self.sound_share.setText("")
             self.input_meter.reset()
             self.output_meter.reset()
 
@@ -473,7 +474,7 @@ class MainWindow(QMainWindow):
             f"{status.audio}{published} · {status.model} on {status.device} · latency {status.latency_ms:.0f} ms "
             f"({measured_text(status.stats.measured_latency_ms)}) · {timing_text(status.stats)} · dropouts {status.stats.dropouts}"
         )
-        self.kept.setText(sound_share_text(status.stats.sound_share))
+        self.sound_share.setText(sound_share_text(status.stats.sound_share))
         self.warning.setText(status.query_error or status.warning or status.adaptation or "")
         now_s = time.monotonic()
         self.input_meter.show_peak(status.input_peak, now_s)

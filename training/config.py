@@ -27,7 +27,7 @@ class TrainConfig:
     width: float = 0.25
     architecture: str = "resunet"  # or "lowlatency": models.lowlatency, made for streaming
     lookahead_frames: int | None = None  # the low-latency network's; None: its default, or the checkpoint's
-    context_samples: int | None = None  # the low-latency network's context window; None: as lookahead_frames
+    context_samples: int | None = None  # the low-latency network's context window; None: none, or the checkpoint's
     seed: int = 0
     data: Path | None = None
     captions: Path | None = None

@@ -19,9 +19,8 @@ from models.loading import load_query_net, load_separation_net
 class Teacher:
     """A separation network and its query network, frozen and kept out of the student's checkpoints:
     ``(batch, 1, samples)`` mixtures and their captions -> its ``(batch, 1, samples)`` estimates.
-    The network runs on the fast inference path (:mod:`models.fast_path`): a ResUNet teacher's batch
-    took 1.3 s there against 2.3 s as loaded (timed here during a training run), its output within
-    -40 dB of float32's."""
+    The network runs on the fast inference path (:mod:`models.fast_path`), as it separates for a user:
+    its forward pass is most of a distillation step's cost."""
 
     def __init__(self, checkpoint: Path, weight: float) -> None:
         if not weight > 0:
