@@ -11,7 +11,9 @@ from cli.main import main
 from models.config import MODEL_SAMPLE_RATE_HZ
 from training.data import CombinedSources, GeneratedSources, LibrarySources, MixConfig, Mixtures
 from training.midi import _variable_length, melody, standard_midi_file
-from training.source_library import CATALOGUE, LibraryError, build_library, check_not_reserved, copyright_licenses
+from training.source_library import (
+    CATALOGUE, HELDOUT_SOURCES, LibraryError, assign_splits, build_library, check_not_reserved, copyright_licenses,
+)
 
 PACKAGE = "sound-theme-freedesktop"  # installed by .ci/run
 
@@ -33,7 +35,7 @@ def test_every_file_has_its_license_class_and_captions(library):
     for row in rows:
         stated = copyright_licenses((library / row["copyright"]).read_text())
         assert row["licenses"] and set(row["licenses"]) <= stated
-        assert row["package"] == PACKAGE and len(row["captions"]) >= 3 and row["split"] in ("train", "heldout")
+        assert row["package"] == PACKAGE and len(row["captions"]) >= 3 and row["split"] in ("train", "heldout")  # not held out whole
         info = sf.info(library / row["file"])
         assert (info.samplerate, info.channels) == (MODEL_SAMPLE_RATE_HZ, 1)
         assert info.frames / MODEL_SAMPLE_RATE_HZ == pytest.approx(row["seconds"], abs=1e-3)
@@ -56,13 +58,41 @@ def test_a_file_shipped_twice_is_listed_once(library):
     assert on_disk == {row["file"] for row in rows}
 
 
-def test_training_runs_on_the_library(library, tmp_path):
+def test_a_rebuilt_library_keeps_the_splits_it_is_told_to_keep(library, tmp_path):
+    """Grown or rebuilt with another seed, a library that keeps an earlier one's splits never moves a
+    file a model trained on into a held-out split."""
+    build_library(tmp_path, [PACKAGE], tmp_path / ".cache", seed=1, keep_splits=library)
+    assert [(r["sha256"], r["split"]) for r in _rows(tmp_path)] == [(r["sha256"], r["split"]) for r in _rows(library)]
+
+
+def test_packages_held_out_whole_never_train_and_kept_splits_win():
+    def rows(package, label, count):
+        return [{"package": package, "label": label, "sha256": f"{package}-{label}-{i}"} for i in range(count)]
+
+    trained, whole, earlier = rows("a", "piano", 10) + rows("b", "piano", 5), rows(HELDOUT_SOURCES[0], "piano", 3), rows("c", "bells", 2)
+    assign_splits(trained + whole + earlier, seed=0, kept={earlier[0]["sha256"]: "train", earlier[1]["sha256"]: "train"})
+    assert {r["split"] for r in whole} == {"heldout-source"}
+    assert [r["split"] for r in earlier] == ["train", "train"]  # kept, though a class of two holds one out
+    assert sorted(r["split"] for r in trained).count("heldout") == 3  # 20 % of the piano files that train
+
+
+def test_training_runs_on_the_library_and_eval_scores_a_source_held_out_whole(library, tmp_path):
     assert set(LibrarySources(library, "heldout").labels) <= set(LibrarySources(library, "train").labels)
     run = tmp_path / "run"
     args = ["train", "--out", str(run), "--library", str(library), "--steps", "2", "--batch-size", "2", "--width", "0.125"]
     args += ["--segment-samples", "9920", "--val-items", "2", "--val-every", "2", "--checkpoint-every", "1000", "--warmup-steps", "1"]
     assert main(args) == 0
     assert (run / "model.safetensors").is_file()
+    # A test double of a library with two classes held out whole: its manifest names the built files.
+    held = {"phone ringing", "camera shutter"}
+    rows = [r | {"file": str(library / r["file"]), "split": "heldout-source" if r["label"] in held else r["split"]} for r in _rows(library)]
+    double = tmp_path / "double"
+    double.mkdir()
+    (double / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "eval"
+    eval_args = ["eval", "--checkpoint", str(run / "model.safetensors"), "--library", str(double), "--split", "heldout-source"]
+    assert main(eval_args + ["--per-class", "1", "--snr", "0", "--out", str(out)]) == 0
+    assert set(json.loads(out.with_suffix(".json").read_text())["summary"]) == held | {"overall"}
 
 
 @pytest.mark.parametrize("reserved", ["sonic-pi-samples", "alsa-utils", "asterisk-core-sounds-en-gsm"])

@@ -116,7 +116,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Data and output arguments; the model arguments are the command line's (cli.main)."""
     parser.add_argument("--mixtures", type=Path, help="CSV of mixture,target,caption (default: generated set)")
-    parser.add_argument("--library", type=Path, help="mix the held-out split of a library of real recordings instead")
+    parser.add_argument("--library", type=Path, help="mix a held-out split of a library of real recordings instead")
+    parser.add_argument(
+        "--split", choices=("heldout", "heldout-source"), default="heldout",
+        help="with --library: held-out files of the packages that train, or the packages held out whole (leave-source-out)",
+    )
     parser.add_argument(
         "--short-tones", action="store_true",
         help="the check of short tonal events instead: beeps and chirps of 50-250 ms in speech and in noise at 0 dB (--per-class each)",
@@ -138,3 +142,7 @@ def add_library_arguments(parser: argparse.ArgumentParser) -> None:
     )
     build.add_argument("--cache", type=Path, help="where fetched packages are unpacked (default: OUT/.cache)")
     build.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
+    build.add_argument(
+        "--keep-splits", type=Path, metavar="LIBRARY",
+        help="an earlier library's folder: every file its manifest lists keeps its split (a grown library holds out what it held out)",
+    )

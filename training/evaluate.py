@@ -1,5 +1,6 @@
-"""``lass eval``: SDR, SDRi, SI-SDR and SI-SDRi of a model on a generated set, the held-out split of a
-library of real recordings (``--library``, mixed the same way) or a mixture list.
+"""``lass eval``: SDR, SDRi, SI-SDR and SI-SDRi of a model on a generated set, a held-out split of a
+library of real recordings (``--library``, mixed the same way; ``--split heldout-source`` for the
+packages held out whole) or a mixture list.
 
 Metrics are defined in :mod:`models.metrics`. The generated set is the held-out split: random
 streams never used in training, 2-source mixtures at each requested SNR, the same number per class,
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace, separator: Separator) -> dict:
     elif args.short_tones:
         items = short_tone_items(args.per_class, args.seed)
     elif args.library:
-        items = pool_items(LibrarySources(args.library, "heldout"), args.per_class, args.snr, args.seed, args.all_captions)
+        items = pool_items(LibrarySources(args.library, args.split), args.per_class, args.snr, args.seed, args.all_captions)
     else:
         items = generated_items(args.per_class, args.snr, args.captions, args.seed, args.all_captions)
     with torch.inference_mode():

@@ -9,7 +9,11 @@ Every kept file is decoded, mixed to mono, resampled to 32 kHz, trimmed of leadi
 silence and written as FLAC under ``OUT/<package>/``. ``OUT/manifest.jsonl`` lists each file with its
 package and version, its licenses (as the package's copyright file states them; the file itself is
 copied to ``OUT/licenses/``), class, captions, original path, SHA-256 and length, and the split
-(``train`` or ``heldout``: see :func:`assign_splits`). ``OUT/captions.csv`` serves ``--data``/``--captions``.
+(:func:`assign_splits`): ``train``, ``heldout`` (files held out of the packages that train) or
+``heldout-source`` (the packages of :data:`HELDOUT_SOURCES`, held out whole: the leave-source-out
+evaluation, a sound recorded somewhere no training file comes from). ``--keep-splits`` pins the split of
+every file an earlier manifest lists, so a grown library never moves a file a model trained on into a
+held-out split. ``OUT/captions.csv`` serves ``--data``/``--captions``.
 
 Packages reserved for independent evaluation are refused by name and never read.
 """
@@ -43,6 +47,12 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
 MIN_SECONDS = 0.2
 SILENCE_DBFS = -50.0  # trimmed from both ends
 HELDOUT_SHARE = 0.2
+SPLITS = ("train", "heldout", "heldout-source")
+# Packages held out whole, for the leave-source-out evaluation: no checkpoint in the bundled models'
+# history has trained on them (they joined the catalogue after), and each brings classes the others
+# train: recorded instrument and drum samples (lmms-common), phone ringtones, notifications and a
+# shutter of another phone system (lomiri-sounds), and short instrument notes (sound-icons).
+HELDOUT_SOURCES = ("lmms-common", "lomiri-sounds", "sound-icons")
 MANIFEST = "manifest.jsonl"
 CAPTIONS_CSV = "captions.csv"
 Say = Callable[[str], None]  # where a long build's progress lines go (the command line prints them)
@@ -158,6 +168,18 @@ class SoundfontSources:
         return rows
 
 
+# General MIDI instruments, played the same way on every soundfont: a class is then the instrument,
+# and a second soundfont is a second source of it.
+GM_INSTRUMENTS = (
+    Instrument("piano", (0, 1, 4), 48, 84),
+    Instrument("guitar", (24, 25, 27), 40, 76),
+    Instrument("strings", (40, 42, 48), 43, 84),
+    Instrument("brass", (56, 57, 61), 46, 77),
+    Instrument("flute", (72, 73, 74), 60, 96),
+    Instrument("organ", (16, 19), 36, 84),
+    Instrument("bells", (9, 14, 112), 60, 88),  # glockenspiel, tubular bells, tinkle bell
+)
+
 CATALOGUE = (
     PackageSources(
         "sound-theme-freedesktop", ("GPL-2+", "CC-BY-3.0", "CC-BY-SA-3.0"),
@@ -224,15 +246,47 @@ CATALOGUE = (
     PackageSources("asterisk-core-sounds-it-wav", ("CC-BY-3.0",), (Rule(r"/sounds/it_IT_m_Carlo/[^/]+\.wav$", "speech"),)),
     PackageSources("asterisk-core-sounds-ru-wav", ("CC-BY-3.0",), (Rule(r"/sounds/ru_RU_f_IvrvoiceRU/[^/]+\.wav$", "speech"),)),
     SoundfontSources(
-        "fluid-soundfont-gm", ("MIT",), "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+        "fluid-soundfont-gm", ("MIT",), "/usr/share/sounds/sf2/FluidR3_GM.sf2", GM_INSTRUMENTS
+    ),
+    # A second soundfont, sampled apart from Fluid R3: the instruments of a second maker (#34: a model
+    # trained on one soundfont kept its piano and lost everyone else's). musescore-general-soundfont is
+    # left out because it is built from Fluid R3, and freepats because fluidsynth cannot play its patches.
+    SoundfontSources("timgm6mb-soundfont", ("GPL-2",), "/usr/share/sounds/sf2/TimGM6mb.sf2", GM_INSTRUMENTS),
+    PackageSources("eiskaltdcpp-sounds", ("GPL-3+",), (Rule(r"/eiskaltdcpp/sounds/[^/]+\.wav$", "notification chime"),)),
+    # Held out whole (HELDOUT_SOURCES). Samples named for what they are; loops, basses, pads, synth
+    # shapes and effects are left out.
+    PackageSources(
+        "lmms-common", ("GPL-2+",),
         (
-            Instrument("piano", (0, 1, 4), 48, 84),
-            Instrument("guitar", (24, 25, 27), 40, 76),
-            Instrument("strings", (40, 42, 48), 43, 84),
-            Instrument("brass", (56, 57, 61), 46, 77),
-            Instrument("flute", (72, 73, 74), 60, 96),
-            Instrument("organ", (16, 19), 36, 84),
-            Instrument("bells", (9, 14, 112), 60, 88),  # glockenspiel, tubular bells, tinkle bell
+            Rule(r"/samples/drums/(bassdrum|kick)[^/]*\.ogg$", "kick drum"),
+            Rule(r"/samples/drums/(snare|nasty_snare|rim|sidestick)[^/]*\.ogg$", "snare drum"),
+            Rule(r"/samples/drums/hihat[^/]*\.ogg$", "hi-hat"),
+            Rule(r"/samples/drums/(crash|ride)[^/]*\.ogg$", "cymbal"),
+            Rule(r"/samples/drums/tom[^/]*\.ogg$", "tom drum"),
+            Rule(r"/samples/instruments/(e_)?piano[^/]*\.ogg$", "piano"),
+            Rule(r"/samples/(instruments/steel_guitar|latin/latin_guitar)[^/]*\.ogg$", "guitar"),
+            Rule(r"/samples/(instruments/(cello|violin)|stringsnpads/strings)[^/]*\.ogg$", "strings"),
+            Rule(r"/samples/(instruments/trumpet|latin/latin_brass)[^/]*\.ogg$", "brass"),
+            Rule(r"/samples/instruments/flute[^/]*\.ogg$", "flute"),
+            Rule(r"/samples/instruments/(church_organ|e_organ)[^/]*\.ogg$", "organ"),
+        ),
+    ),
+    PackageSources(
+        "lomiri-sounds", ("CC-BY-3.0", "CC-BY-4.0", "CC-BY-SA-3.0", "CC0-1.0"),
+        (
+            Rule(r"/lomiri/ringtones/Wind chime\.ogg$", "bells"),  # lmms-common's wind chimes are unreadable
+            Rule(r"/lomiri/ringtones/[^/]+\.ogg$", "phone ringing"),
+            Rule(r"/lomiri/notifications/[^/]+\.ogg$", "notification chime"),
+            Rule(r"/lomiri/camera/click/[^/]+\.ogg$", "camera shutter"),
+        ),
+    ),
+    PackageSources(
+        "sound-icons", ("GPL-2+",),
+        (
+            Rule(r"/sound-icons/(electric-)?piano-[0-9]+\.wav$", "piano"),
+            Rule(r"/sound-icons/guitar-[0-9]+\.wav$", "guitar"),
+            Rule(r"/sound-icons/trumpet-[0-9]+\.wav$", "brass"),
+            Rule(r"/sound-icons/violoncello-[0-9]+\.wav$", "strings"),
         ),
     ),
     PackageSources(
@@ -301,13 +355,21 @@ def copyright_licenses(copyright_text: str) -> set[str]:
     return {re.sub(r"^https?://creativecommons.org/licenses/([a-z-]+)/(\d\.\d).*$", lambda m: f"CC-{m[1].upper()}-{m[2]}", n) for n in names}
 
 
-def assign_splits(rows: list[dict], seed: int) -> None:
-    """Set each row's ``split``: per class, about ``HELDOUT_SHARE`` of the files (at least one where a
-    class has two or more) are ``heldout``, chosen by a seeded hash of their content, so a rerun with
-    the same seed splits the same way and no class is only in one split by chance."""
+def assign_splits(rows: list[dict], seed: int, kept: dict[str, str] | None = None) -> None:
+    """Set each row's ``split``. A file that ``kept`` (SHA-256 -> split) lists keeps its split; a file of
+    a package in :data:`HELDOUT_SOURCES` is ``heldout-source``; of the others, per class, about
+    ``HELDOUT_SHARE`` (at least one where a class has two or more) are ``heldout``, chosen by a seeded
+    hash of their content, so a rerun with the same seed splits the same way and no class is only in
+    one split by chance."""
+    kept = kept or {}
     by_label: dict[str, list[dict]] = {}
     for row in rows:
-        by_label.setdefault(row["label"], []).append(row)
+        if row["sha256"] in kept:
+            row["split"] = kept[row["sha256"]]
+        elif row["package"] in HELDOUT_SOURCES:
+            row["split"] = "heldout-source"
+        else:
+            by_label.setdefault(row["label"], []).append(row)
     for members in by_label.values():
         members.sort(key=lambda row: hashlib.sha256(f"{seed}:{row['sha256']}".encode()).hexdigest())
         heldout = max(1, round(HELDOUT_SHARE * len(members))) if len(members) >= 2 else 0
@@ -322,9 +384,13 @@ def trimmed_mono(path: Path) -> np.ndarray:
     return mono[loud[0] : loud[-1] + 1] if len(loud) else mono[:0]
 
 
-def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0, say: Say = lambda line: None) -> Path:
-    """Build (or rebuild) the library in ``out`` from ``packages``; returns the manifest's path."""
+def build_library(
+    out: Path, packages: list[str], cache: Path, seed: int = 0, say: Say = lambda line: None, keep_splits: Path | None = None
+) -> Path:
+    """Build (or rebuild) the library in ``out`` from ``packages``; returns the manifest's path. With
+    ``keep_splits`` (an earlier library's folder), every file its manifest lists keeps its split there."""
     entries = [catalogue_entry(package) for package in packages]  # refuse reserved or unknown first
+    kept = {row["sha256"]: row["split"] for row in read_manifest(keep_splits)} if keep_splits else None
     rows: list[dict] = []
     seen: dict[str, str] = {}  # sha256 -> package:source of its first copy
     for entry in entries:
@@ -349,7 +415,7 @@ def build_library(out: Path, packages: list[str], cache: Path, seed: int = 0, sa
         common["copyright"] = f"licenses/{entry.package}.copyright"
         rows += [common | row | {"captions": list(CAPTIONS[row["label"]])} for row in package_rows]
         say(f"{entry.package} {version}: {len(package_rows)} files")
-    assign_splits(rows, seed)
+    assign_splits(rows, seed, kept)
     manifest = out / MANIFEST
     write_atomically(manifest, "".join(json.dumps(row) + "\n" for row in rows).encode())
     table = io.StringIO()
@@ -381,4 +447,4 @@ def _write_source(out: Path, package: str, name: str, audio: np.ndarray, sha256:
 def run(args: argparse.Namespace, say: Say) -> Path:
     """``lass library build``: the manifest written; progress goes to ``say``."""
     packages = args.package or [entry.package for entry in CATALOGUE]
-    return build_library(args.out, packages, args.cache or args.out / ".cache", args.seed, say)
+    return build_library(args.out, packages, args.cache or args.out / ".cache", args.seed, say, args.keep_splits)
