@@ -120,6 +120,7 @@ def test_the_card_holds_the_measured_tables_the_library_and_the_verdict(tmp_path
     assert "(leave-source-out, 3 classes):\n7.50 dB SI-SDRi, lowest class piano\n6.50 dB" in card
     assert "- gajim 2: GPL-3" in card
     assert "(kick drum, notification chime: fewer than 3 files held" in card
+    assert "No package is held out whole for notification chime:" in card
     assert "1. `lass train --out runs/a`\n2. `lass train --out runs/b`" in card
     assert "trained 600 steps" in card and "(step 400; generated and library held-out mixtures): SI-SDRi 7.50 dB" in card
     assert "--per-class 12 --snr -5 0 5 --library runs/lib2`" in card

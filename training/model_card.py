@@ -136,6 +136,12 @@ def thin_classes(rows: list[dict]) -> list[str]:
     return sorted(label for label in {row["label"] for row in rows} if heldout[label] < THIN_HELDOUT_FILES)
 
 
+def not_held_out_whole(rows: list[dict]) -> list[str]:
+    """The classes with no file in the ``heldout-source`` split: no leave-source-out row."""
+    whole = {row["label"] for row in rows if row["split"] == "heldout-source"}
+    return sorted({row["label"] for row in rows} - whole)
+
+
 def training_log(run: Path) -> tuple[int, int, float]:
     """(steps trained, step of the last validation, its SI-SDRi in dB) from a run's CSV logs."""
     rows = []
@@ -332,6 +338,7 @@ def _limits_section(rows: list[dict]) -> str:
   prompts (8 kHz, three speakers) and a few desktop announcements; other voices and microphones differ.
 - Some classes rest on few recordings ({', '.join(thin_classes(rows))}: fewer than {THIN_HELDOUT_FILES} files held
   out; see the library table), so their rows say how the model does on those few sounds only.
+- No package is held out whole for {', '.join(not_held_out_whole(rows))}: their figures are by file only.
 - 32 kHz mono; inputs at other rates are resampled. Two sounds of the same class are not separated
   (it was never asked to), nor a sound from one that holds it (music from a piano).
 - The weights were trained on recordings under GPL and Creative Commons share-alike licenses (listed
