@@ -12,7 +12,7 @@ from models.config import MODEL_SAMPLE_RATE_HZ
 from training.data import CombinedSources, GeneratedSources, LibrarySources, MixConfig, Mixtures
 from training.midi import _variable_length, melody, standard_midi_file
 from training.source_library import (
-    CATALOGUE, HELDOUT_SOURCES, LibraryError, assign_splits, build_library, check_not_reserved, copyright_licenses,
+    CATALOGUE, HELDOUT_SOURCES, LibraryError, PatchSetSources, assign_splits, build_library, check_not_reserved, copyright_licenses,
 )
 
 PACKAGE = "sound-theme-freedesktop"  # installed by .ci/run
@@ -125,6 +125,23 @@ def test_licenses_stated_in_prose_are_read():
     text = "These files are distributed under the Creative Commons Attribution-ShareAlike\n3.0 license"
     assert copyright_licenses(text) == {"CC-BY-SA-3.0"}
     assert copyright_licenses("License: http://creativecommons.org/licenses/by/3.0/deed\n") == {"CC-BY-3.0"}
+    gpl = """  This patch set is free software; you can redistribute it and/or
+  modify it under the terms of the GNU General Public License
+  as published by the Free Software Foundation; either version 2
+  of the License, or (at your option) any later version."""
+    assert copyright_licenses(gpl) == {"GPL-2+"}
+
+
+def test_a_patch_set_plays_only_the_programs_its_melodic_bank_holds(tmp_path):
+    """timidity plays some other instrument for a program the set lacks: that melody would carry the
+    wrong label, so the program is left out."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "set.cfg").write_text(
+        "dir /usr/share/midi/set\ndrumset 0\n 35\tDrum_000/035_Kick_1.pat amp=100\n"
+        "bank 0\n 0\tTone_000/000_Piano.pat amp=120\n 56\tTone_000/056_Trumpet.pat\n"
+    )
+    patches = PatchSetSources("set", ("GPL-2+",), "/etc/set.cfg", (), patch_folder="/usr/share/midi/set")
+    assert patches.programs(tmp_path) == {0, 56}
 
 
 def test_real_and_generated_sources_that_hold_one_another_are_never_mixed(library):

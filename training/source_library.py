@@ -142,23 +142,37 @@ class SoundfontSources:
     instruments: tuple[Instrument, ...]
     melodies_per_program: int = 8
     melody_beats: float = 12.0  # 6 s at 120 beats per minute
+    synth: str = "fluidsynth"
+
+    def render_command(self, synth: str, root: Path, scratch: Path, midi: Path, wav: Path) -> list[str]:
+        """The command line that plays ``midi`` into ``wav`` at the model's rate."""
+        soundfont = root / self.soundfont.lstrip("/")
+        command = [synth, "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(MODEL_SAMPLE_RATE_HZ)]
+        return command + ["-F", str(wav), str(soundfont), str(midi)]
+
+    def programs(self, root: Path) -> set[int] | None:
+        """The General MIDI programs the set holds (None: all of them)."""
+        return None
 
     def collect(self, root: Path, out: Path, seed: int, say: Say) -> list[dict]:
-        synth = shutil.which("fluidsynth")
+        synth = shutil.which(self.synth)
         if synth is None:
-            raise LibraryError(f"{self.package} is played with fluidsynth, which is not installed: apt-get install fluidsynth")
-        soundfont = root / self.soundfont.lstrip("/")
+            raise LibraryError(f"{self.package} is played with {self.synth}, which is not installed: apt-get install {self.synth}")
+        held = self.programs(root)
         rows = []
         with tempfile.TemporaryDirectory() as scratch:
             for instrument in self.instruments:
                 for program in instrument.programs:
+                    if held is not None and program not in held:
+                        say(f"skipped {instrument.label} on program {program}: {self.package} has no such instrument")
+                        continue
                     for index in range(self.melodies_per_program):
                         rng = np.random.default_rng([seed, program, index])
                         notes = melody(rng, instrument.low, instrument.high, self.melody_beats)
                         midi, wav = Path(scratch) / "melody.mid", Path(scratch) / "melody.wav"
                         midi.write_bytes(standard_midi_file(notes, program))
-                        command = [synth, "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(MODEL_SAMPLE_RATE_HZ)]
-                        subprocess.run(command + ["-F", str(wav), str(soundfont), str(midi)], check=True, capture_output=True)
+                        command = self.render_command(synth, root, Path(scratch), midi, wav)
+                        subprocess.run(command, check=True, capture_output=True)
                         audio = trimmed_mono(wav)
                         name = f"{instrument.label.replace(' ', '-')}-program{program}-{index}"
                         row = _write_source(out, self.package, name, audio, hashlib.sha256(audio.tobytes()).hexdigest())
@@ -166,6 +180,35 @@ class SoundfontSources:
                             source = f"{self.soundfont}, General MIDI program {program}, melody {index} of seed {seed}"
                             rows.append(row | {"label": instrument.label, "source": source})
         return rows
+
+
+@dataclass(frozen=True)
+class PatchSetSources(SoundfontSources):
+    """Sampled instruments in Gravis patches, played by timidity with reverb and chorus off:
+    ``soundfont`` is the set's timidity configuration inside the package, ``patch_folder`` the folder
+    its patch paths are relative to. A program the set lacks plays nothing and is left out (shorter
+    than :data:`MIN_SECONDS`)."""
+
+    synth: str = "timidity"
+    patch_folder: str = ""
+
+    def programs(self, root: Path) -> set[int]:
+        """The programs of the configuration's melodic bank 0; timidity would play another instrument
+        for any other, under this one's label."""
+        held, in_bank = set(), False
+        for line in (root / self.soundfont.lstrip("/")).read_text(errors="replace").splitlines():
+            words = line.split()
+            if words[:1] in (["bank"], ["drumset"]):
+                in_bank = words == ["bank", "0"]
+            elif in_bank and len(words) >= 2 and words[0].isdigit() and words[1].endswith(".pat"):
+                held.add(int(words[0]))
+        return held
+
+    def render_command(self, synth: str, root: Path, scratch: Path, midi: Path, wav: Path) -> list[str]:
+        config = scratch / "patches.cfg"  # the set's configuration, its patches found where they were unpacked
+        config.write_text(f"dir {root / self.patch_folder.lstrip('/')}\nsource {root / self.soundfont.lstrip('/')}\n")
+        effects_off = ["-EFreverb=d", "-EFchorus=d"]
+        return [synth, "-c", str(config), "-OwM", "-s", str(MODEL_SAMPLE_RATE_HZ), *effects_off, "-o", str(wav), str(midi)]
 
 
 # General MIDI instruments, played the same way on every soundfont: a class is then the instrument,
@@ -250,8 +293,12 @@ CATALOGUE = (
     ),
     # A second soundfont, sampled apart from Fluid R3: the instruments of a second maker (#34: a model
     # trained on one soundfont kept its piano and lost everyone else's). musescore-general-soundfont is
-    # left out because it is built from Fluid R3, and freepats because fluidsynth cannot play its patches.
+    # left out because it is built from Fluid R3.
     SoundfontSources("timgm6mb-soundfont", ("GPL-2",), "/usr/share/sounds/sf2/TimGM6mb.sf2", GM_INSTRUMENTS),
+    # Recorded instrument samples of a third maker, as Gravis patches.
+    PatchSetSources(
+        "freepats", ("GPL-2+",), "/etc/timidity/freepats.cfg", GM_INSTRUMENTS, patch_folder="/usr/share/midi/freepats"
+    ),
     PackageSources("eiskaltdcpp-sounds", ("GPL-3+",), (Rule(r"/eiskaltdcpp/sounds/[^/]+\.wav$", "notification chime"),)),
     # Held out whole (HELDOUT_SOURCES). Samples named for what they are; loops, basses, pads, synth
     # shapes and effects are left out.
@@ -345,13 +392,16 @@ def package_root(package: str, cache: Path) -> tuple[Path, str]:
 
 
 def copyright_licenses(copyright_text: str) -> set[str]:
-    """The license names a copyright file states: DEP-5 ``License:`` fields, else Creative Commons
-    and MIT phrases (e.g. "Creative Commons Attribution-ShareAlike 3.0" -> ``CC-BY-SA-3.0``)."""
+    """The license names a copyright file states: DEP-5 ``License:`` fields, else Creative Commons,
+    MIT and GPL phrases (e.g. "Creative Commons Attribution-ShareAlike 3.0" -> ``CC-BY-SA-3.0``)."""
     names = {line.split(":", 1)[1].strip().split()[0] for line in copyright_text.splitlines() if line.startswith("License:") and line.split(":", 1)[1].strip()}
     for kind, version in re.findall(r"Creative Commons Attribution-?(ShareAlike)?\s+(\d\.\d)", copyright_text):
         names.add(f"CC-BY{'-SA' if kind else ''}-{version}")
     if re.search(r"\bunder the MIT license\b", copyright_text, re.IGNORECASE):
         names.add("MIT")
+    gpl = r"GNU General Public License\s+as\s+published\s+by\s+the\s+Free\s+Software\s+Foundation;\s+either\s+version\s+(\d)"
+    for version in re.findall(gpl + r"\s+of\s+the\s+License,\s+or\s+\(at\s+your\s+option\)\s+any\s+later\s+version", copyright_text):
+        names.add(f"GPL-{version}+")
     return {re.sub(r"^https?://creativecommons.org/licenses/([a-z-]+)/(\d\.\d).*$", lambda m: f"CC-{m[1].upper()}-{m[2]}", n) for n in names}
 
 
