@@ -16,6 +16,13 @@ DEFAULT_SNRS_DB = (-5.0, 0.0, 5.0)
 ARCHITECTURES = ("resunet", "lowlatency")
 
 
+# The library's held-out splits (training.source_library writes them; lass eval --library scores one):
+# files held out of the packages that train, and packages held out whole. Named here, where the
+# command line reads them without loading the library's code.
+HELDOUT_SOURCE_SPLIT = "heldout-source"
+HELDOUT_SPLITS = ("heldout", HELDOUT_SOURCE_SPLIT)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     out_dir: Path
@@ -118,7 +125,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixtures", type=Path, help="CSV of mixture,target,caption (default: generated set)")
     parser.add_argument("--library", type=Path, help="mix a held-out split of a library of real recordings instead")
     parser.add_argument(
-        "--split", choices=("heldout", "heldout-source"), default="heldout",
+        "--split", choices=HELDOUT_SPLITS, default=HELDOUT_SPLITS[0],
         help="with --library: held-out files of the packages that train, or the packages held out whole (leave-source-out)",
     )
     parser.add_argument(

@@ -39,6 +39,7 @@ from audio.files import AudioFileError, read_mono, write_audio
 from audio.places import write_atomically
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.errors import UserError
+from training.config import HELDOUT_SOURCE_SPLIT
 from training.midi import melody, standard_midi_file
 
 RESERVED_PACKAGES = ("sonic-pi-samples", "alsa-utils")
@@ -47,7 +48,6 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
 MIN_SECONDS = 0.2
 SILENCE_DBFS = -50.0  # trimmed from both ends
 HELDOUT_SHARE = 0.2
-SPLITS = ("train", "heldout", "heldout-source")
 # Packages held out whole, for the leave-source-out evaluation: no checkpoint in the bundled models'
 # history has trained on them (they joined the catalogue after), and each brings classes the others
 # train: recorded instrument and drum samples (lmms-common), phone ringtones, notifications and a
@@ -144,11 +144,14 @@ class SoundfontSources:
     melody_beats: float = 12.0  # 6 s at 120 beats per minute
     synth: str = "fluidsynth"
 
-    def render_command(self, synth: str, root: Path, scratch: Path, midi: Path, wav: Path) -> list[str]:
+    def instrument_file(self, root: Path, scratch: Path) -> Path:
+        """The file the synthesiser reads the instruments from (once per build): the soundfont."""
+        return root / self.soundfont.lstrip("/")
+
+    def render_command(self, synth: str, instruments: Path, midi: Path, wav: Path) -> list[str]:
         """The command line that plays ``midi`` into ``wav`` at the model's rate."""
-        soundfont = root / self.soundfont.lstrip("/")
         command = [synth, "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(MODEL_SAMPLE_RATE_HZ)]
-        return command + ["-F", str(wav), str(soundfont), str(midi)]
+        return command + ["-F", str(wav), str(instruments), str(midi)]
 
     def programs(self, root: Path) -> set[int] | None:
         """The General MIDI programs the set holds (None: all of them)."""
@@ -161,6 +164,7 @@ class SoundfontSources:
         held = self.programs(root)
         rows = []
         with tempfile.TemporaryDirectory() as scratch:
+            instruments = self.instrument_file(root, Path(scratch))
             for instrument in self.instruments:
                 for program in instrument.programs:
                     if held is not None and program not in held:
@@ -171,8 +175,7 @@ class SoundfontSources:
                         notes = melody(rng, instrument.low, instrument.high, self.melody_beats)
                         midi, wav = Path(scratch) / "melody.mid", Path(scratch) / "melody.wav"
                         midi.write_bytes(standard_midi_file(notes, program))
-                        command = self.render_command(synth, root, Path(scratch), midi, wav)
-                        subprocess.run(command, check=True, capture_output=True)
+                        subprocess.run(self.render_command(synth, instruments, midi, wav), check=True, capture_output=True)
                         audio = trimmed_mono(wav)
                         name = f"{instrument.label.replace(' ', '-')}-program{program}-{index}"
                         row = _write_source(out, self.package, name, audio, hashlib.sha256(audio.tobytes()).hexdigest())
@@ -204,11 +207,15 @@ class PatchSetSources(SoundfontSources):
                 held.add(int(words[0]))
         return held
 
-    def render_command(self, synth: str, root: Path, scratch: Path, midi: Path, wav: Path) -> list[str]:
-        config = scratch / "patches.cfg"  # the set's configuration, its patches found where they were unpacked
+    def instrument_file(self, root: Path, scratch: Path) -> Path:
+        """A configuration in ``scratch`` that reads the set's own, its patches found where they were unpacked."""
+        config = scratch / "patches.cfg"
         config.write_text(f"dir {root / self.patch_folder.lstrip('/')}\nsource {root / self.soundfont.lstrip('/')}\n")
+        return config
+
+    def render_command(self, synth: str, instruments: Path, midi: Path, wav: Path) -> list[str]:
         effects_off = ["-EFreverb=d", "-EFchorus=d"]
-        return [synth, "-c", str(config), "-OwM", "-s", str(MODEL_SAMPLE_RATE_HZ), *effects_off, "-o", str(wav), str(midi)]
+        return [synth, "-c", str(instruments), "-OwM", "-s", str(MODEL_SAMPLE_RATE_HZ), *effects_off, "-o", str(wav), str(midi)]
 
 
 # General MIDI instruments, played the same way on every soundfont: a class is then the instrument,
@@ -417,7 +424,7 @@ def assign_splits(rows: list[dict], seed: int, kept: dict[str, str] | None = Non
         if row["sha256"] in kept:
             row["split"] = kept[row["sha256"]]
         elif row["package"] in HELDOUT_SOURCES:
-            row["split"] = "heldout-source"
+            row["split"] = HELDOUT_SOURCE_SPLIT
         else:
             by_label.setdefault(row["label"], []).append(row)
     for members in by_label.values():
