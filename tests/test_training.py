@@ -221,6 +221,20 @@ def test_a_teacher_adds_its_distance_to_the_loss_and_stays_out_of_the_checkpoint
     assert main(weightless + ["--teacher-weight", "0", *base]) == 2
 
 
+def test_the_snr_loss_is_chosen_on_the_command_line_and_logged_by_its_name(tmp_path):
+    """`--loss snr` trains on the thresholded negative SNR (logged as train/snr, a level in dB, negative
+    once the estimate is closer to the target than silence); an unknown loss is refused by name."""
+    import csv
+
+    run = tmp_path / "snr"
+    base = ["--steps", "10", "--batch-size", "2", "--segment-samples", "9920", "--val-items", "2", "--val-every", "1000", "--warmup-steps", "1"]
+    assert main(["train", "--out", str(run), "--architecture", "lowlatency", "--loss", "snr", *base]) == 0
+    logged = [float(row["train/snr"]) for row in csv.DictReader(open(next(run.glob("logs/csv/*/metrics.csv")))) if row.get("train/snr")]
+    assert logged and all(-30.0 <= value < 100.0 for value in logged)
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(tmp_path / "other"), "--loss", "sdr", *base])
+
+
 def test_a_new_context_window_starts_as_the_network_it_extends():
     """Its encoder weights start at zero: before fine-tuning, the network separates as it did."""
     import torch

@@ -14,6 +14,7 @@ from models.config import UNPADDED_SEGMENT_SAMPLES, ms_to_samples
 DEFAULT_SEGMENT_SAMPLES = UNPADDED_SEGMENT_SAMPLES
 DEFAULT_SNRS_DB = (-5.0, 0.0, 5.0)
 ARCHITECTURES = ("resunet", "lowlatency")
+LOSS_NAMES = ("l1", "snr")  # training.losses.LOSSES, named here for the command line
 
 
 # The library's held-out splits (training.source_library writes them; lass eval --library scores one):
@@ -42,6 +43,7 @@ class TrainConfig:
     init_checkpoint: Path | None = None
     teacher: Path | None = None  # a model whose output on each mixture is a second target
     teacher_weight: float = 0.5
+    loss: str = "l1"  # a name of training.losses.LOSSES
     val_items: int = 48
     val_every: int = 250
     checkpoint_every: int = 250
@@ -91,6 +93,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "second target beside the clean one; its query network embeds the captions",
     )
     parser.add_argument("--teacher-weight", type=float, default=TrainConfig.teacher_weight, help="weight of the distance to --teacher's output")
+    parser.add_argument(
+        "--loss", choices=LOSS_NAMES, default=TrainConfig.loss,
+        help="l1: mean absolute waveform error (AudioSep's); snr: negative SNR per item, thresholded at 30 dB, "
+        "so that quiet and sparse targets (a click, a short beep) weigh as much as loud ones",
+    )
     parser.add_argument("--val-items", type=int, default=TrainConfig.val_items)
     parser.add_argument("--val-every", type=int, default=TrainConfig.val_every)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
@@ -113,7 +120,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         lookahead_frames=args.lookahead_frames,
         context_samples=None if args.context_ms is None else ms_to_samples(args.context_ms), seed=args.seed, data=args.data,
         captions=args.captions, library=args.library, init_checkpoint=args.init_checkpoint,
-        teacher=args.teacher, teacher_weight=args.teacher_weight, val_items=args.val_items,
+        teacher=args.teacher, teacher_weight=args.teacher_weight, loss=args.loss, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
         threads=args.threads, room_effects=not args.dry_mixing,

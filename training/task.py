@@ -1,5 +1,6 @@
-"""The training task: a separation net (ResUNet30 or the low-latency network) and the trainable head of a QueryNet, L1 waveform loss
-(plus, with a :class:`training.distillation.Teacher`, the L1 distance to its output, weighted).
+"""The training task: a separation net (ResUNet30 or the low-latency network) and the trainable head of a QueryNet, a
+waveform loss of :mod:`training.losses` against the clean target (plus, with a
+:class:`training.distillation.Teacher`, the same loss against its output, weighted).
 
 The frozen part of the query network (MiniLM or CLAP) runs once per distinct caption and is cached;
 only the separation net and the query head (the MiniLM projection; nothing for CLAP) are optimised.
@@ -18,6 +19,7 @@ from torch import nn
 from models.networks import SeparationNet
 from models.metrics import separation_scores
 from training.distillation import Teacher
+from training.losses import LOSSES
 
 
 class SeparationTask(L.LightningModule):
@@ -29,6 +31,7 @@ class SeparationTask(L.LightningModule):
         warmup_steps: int = 200,
         total_steps: int = 10_000,
         teacher: Teacher | None = None,
+        loss: str = "l1",
     ) -> None:
         super().__init__()
         self.net = net
@@ -36,6 +39,7 @@ class SeparationTask(L.LightningModule):
         self.__dict__["query_net"] = query_net  # not a submodule: kept out of checkpoints
         self.__dict__["teacher"] = teacher  # likewise
         self.learning_rate, self.warmup_steps, self.total_steps = learning_rate, warmup_steps, total_steps
+        self.loss_name, self.loss = loss, LOSSES[loss]
         self._features: dict[str, torch.Tensor] = {}
 
     def conditions(self, captions: list[str]) -> torch.Tensor:
@@ -49,11 +53,11 @@ class SeparationTask(L.LightningModule):
 
     def training_step(self, batch: dict, batch_index: int) -> torch.Tensor:
         estimate = self.net(batch["mixture"], self.conditions(batch["caption"]))
-        loss = torch.nn.functional.l1_loss(estimate, batch["target"])
-        self.log("train/l1", loss, prog_bar=True)
+        loss = self.loss(estimate, batch["target"])
+        self.log(f"train/{self.loss_name}", loss, prog_bar=True)
         if self.teacher is not None:
-            taught = torch.nn.functional.l1_loss(estimate, self.teacher.separate(batch["mixture"], batch["caption"]))
-            self.log("train/teacher_l1", taught)
+            taught = self.loss(estimate, self.teacher.separate(batch["mixture"], batch["caption"]))
+            self.log(f"train/teacher_{self.loss_name}", taught)
             loss = loss + self.teacher.weight * taught
         return loss
 

@@ -195,7 +195,7 @@ def train(config: TrainConfig) -> Path:
     L.seed_everything(config.seed, workers=True)
     net, query_net = build_models(config)
     teacher = Teacher(config.teacher, config.teacher_weight) if config.teacher is not None else None
-    task = SeparationTask(net, query_net, config.learning_rate, config.warmup_steps, config.steps, teacher)
+    task = SeparationTask(net, query_net, config.learning_rate, config.warmup_steps, config.steps, teacher, config.loss)
     out = Path(config.out_dir)
     data = MixtureData(config)
     export = ExportBundle(out / BUNDLE_NAME, query_net, data.train_pool.texts())
