@@ -1,7 +1,9 @@
 """Per-frame cost of the bundled low-latency network, side by side in one run: its mask through
 PyTorch's modules (``LowLatencyNet.masks``, one thread) against the NumPy step the live stream runs
 (:class:`models.lowlatency_step.FrameStep`, one BLAS thread), and the stream's whole hop (spectrum,
-mask, inverse, overlap-add). Quiet and with a busy process on one core. Prints a table, writes JSON.
+mask, inverse, overlap-add), back to back and after idling as long as the engine's worker idles
+between two 256-frame blocks at 48 kHz (what the live stream pays: its weights and core go cold while
+it waits). Quiet and with a busy process on one core. Prints a table, writes JSON.
 
     python -m benchmarks.frame_step --out benchmarks/results/frame_step.json
 """
@@ -27,14 +29,18 @@ from models.separator import lowlatency_checkpoint
 from realtime.lowlatency_stream import LowLatencyStream
 
 WARM_UP_FRAMES = 200
+IDLE_S = 256 / 48_000  # one device block at 48 kHz: the worker sleeps about this long between blocks
 
 
-def timings_ms(step: Callable[[int], object], frames: int) -> np.ndarray:
-    """Wall time of ``step(k)`` for ``k`` in ``range(frames)``, after a warm-up, in ms."""
+def timings_ms(step: Callable[[int], object], frames: int, idle_s: float = 0.0) -> np.ndarray:
+    """Wall time of ``step(k)`` for ``k`` in ``range(frames)``, after a warm-up, in ms; with
+    ``idle_s``, the thread sleeps that long (untimed) before each step."""
     for k in range(WARM_UP_FRAMES):
         step(k)
     out = np.empty(frames)
     for k in range(frames):
+        if idle_s:
+            time.sleep(idle_s)
         started = time.perf_counter()
         step(k)
         out[k] = time.perf_counter() - started
@@ -78,14 +84,18 @@ def main() -> None:
     rows = []
     for load in args.load:
         with BusyCore() if load == "busy-core" else contextlib.nullcontext(), ForeignLoad() as foreign:
-            for name, run in (("mask: PyTorch modules", modules), ("mask: NumPy step", numpy_step), ("whole hop: stream", hop)):
-                ms = timings_ms(run, args.frames)
+            paths = (
+                ("mask: PyTorch modules", modules, 0.0), ("mask: NumPy step", numpy_step, 0.0), ("whole hop: stream", hop, 0.0),
+                (f"whole hop, after {1000 * IDLE_S:.1f} ms idle", hop, IDLE_S),
+            )
+            for name, run, idle_s in paths:
+                ms = timings_ms(run, args.frames, idle_s)
                 rows.append({
                     "path": name, "load": load, "frames": args.frames, "ms_p50": float(np.percentile(ms, 50)),
                     "ms_p99": float(np.percentile(ms, 99)), "hop_ms": samples_to_ms(c.hop_samples),
                 })
-                print(f"{name:24s} {load:9s} p50 {rows[-1]['ms_p50']:.3f} ms  p99 {rows[-1]['ms_p99']:.3f} ms", flush=True)
-        for row in rows[-3:]:
+                print(f"{name:30s} {load:9s} p50 {rows[-1]['ms_p50']:.3f} ms  p99 {rows[-1]['ms_p99']:.3f} ms", flush=True)
+        for row in rows[-len(paths) :]:
             row |= {"foreign_load_cores": foreign.cores, "quiet": foreign.quiet}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": describe(), "rows": rows}, indent=1))
