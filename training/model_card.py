@@ -110,10 +110,7 @@ def _real_checks(name: str, real: dict) -> list[Check]:
 def library_table(rows: list[dict]) -> str:
     """Files per class and split, and the packages they come from, from a library's manifest rows."""
     counts = Counter((row["label"], row["split"]) for row in rows)
-    packages: dict[str, set[str]] = {}
-    for row in rows:
-        packages.setdefault(row["label"], set()).add(row["package"])
-    whole = held_out_whole(rows)
+    packages, whole = packages_by_class(rows), held_out_whole(rows)
     lines = [
         "| class | train files | held-out files | packages | held out whole: files | packages |",
         "| --- | ---: | ---: | --- | ---: | --- |",
@@ -135,13 +132,17 @@ def thin_classes(rows: list[dict]) -> list[str]:
     return sorted(label for label in {row["label"] for row in rows} if heldout[label] < THIN_HELDOUT_FILES)
 
 
+def packages_by_class(rows: list[dict]) -> dict[str, set[str]]:
+    """Per class, the packages its rows come from."""
+    packages: dict[str, set[str]] = {}
+    for row in rows:
+        packages.setdefault(row["label"], set()).add(row["package"])
+    return packages
+
+
 def held_out_whole(rows: list[dict]) -> dict[str, set[str]]:
     """Per class, the packages of the ``heldout-source`` split (held out whole)."""
-    whole: dict[str, set[str]] = {}
-    for row in rows:
-        if row["split"] == HELDOUT_SOURCE_SPLIT:
-            whole.setdefault(row["label"], set()).add(row["package"])
-    return whole
+    return packages_by_class([row for row in rows if row["split"] == HELDOUT_SOURCE_SPLIT])
 
 
 def not_held_out_whole(rows: list[dict]) -> list[str]:

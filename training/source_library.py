@@ -189,8 +189,8 @@ class SoundfontSources:
 class PatchSetSources(SoundfontSources):
     """Sampled instruments in Gravis patches, played by timidity with reverb and chorus off:
     ``soundfont`` is the set's timidity configuration inside the package, ``patch_folder`` the folder
-    its patch paths are relative to. A program the set lacks plays nothing and is left out (shorter
-    than :data:`MIN_SECONDS`)."""
+    its patch paths are relative to. A program the set's melodic bank lacks is left out
+    (:meth:`programs`)."""
 
     synth: str = "timidity"
     patch_folder: str = ""
