@@ -10,12 +10,12 @@ import torch
 from audio.files import write_audio
 from cli.main import main
 from models.config import UNPADDED_SEGMENT_SAMPLES, SeparationConfig
-from models.errors import ModelLoadingError
+from models.errors import ModelLoadingError, UserError
 from models.loading import bundle_metadata, load_query_net
 from models.minilm import CaptionMemory, MiniLmQueryNet
 from models.resunet import ResUNet30
 from training.caption_memory import TEMPERATURES, leave_one_caption_out_accuracy
-from training.data import CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
+from training.data import CONFUSED_WITH, CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
 from models.metrics import MAX_DB, sdr, separation_scores, si_sdr
 from training.sources import PHRASINGS, SOUND_CLASSES
 from training.task import SeparationTask
@@ -57,6 +57,38 @@ def test_generated_items_are_seeded_and_splits_differ():
     item = data[0]
     assert item["mixture"].shape == item["target"].shape == (1, UNPADDED_SEGMENT_SAMPLES)
     assert item["caption"] in next(c.train_captions for c in SOUND_CLASSES if c.name == item["label"])
+
+
+class ToneOfLabel:
+    """A pool of a few labels whose audio is a tone at a pitch of its own: mixing without generating."""
+
+    labels = ("beeps", "drums", "noise", "piano", "speech", "ticking")
+
+    def unmixable(self, label: str) -> set[str]:
+        return set()
+
+    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
+        return np.sin(np.arange(n_samples) * 0.01 * (1 + self.labels.index(label)))
+
+    def caption(self, rng: np.random.Generator, label: str) -> str:
+        return label
+
+
+def test_a_confusable_share_pairs_speech_with_pitched_sounds():
+    """At share 1 every mixture whose target has a confusable label pairs it with one (speech with a
+    pitched sound, a pitched sound with speech); at share 0 the draw stays random; a share outside 0..1
+    is refused."""
+
+    def pairs(share: float) -> list[tuple[str, str]]:
+        data = Mixtures(ToneOfLabel(), 60, seed=1, config=MixConfig(segment_samples=320, confusable_share=share))
+        return [(item["label"], item["interferers"].split(" + ")[0]) for item in data]
+
+    always = [(target, first) for target, first in pairs(1.0) if target in CONFUSED_WITH]
+    assert always and all(first in CONFUSED_WITH[target] for target, first in always)
+    by_chance = [(target, first) for target, first in pairs(0.0) if target in CONFUSED_WITH]
+    assert any(first not in CONFUSED_WITH[target] for target, first in by_chance)
+    with pytest.raises(UserError, match="0 to 1"):
+        MixConfig(confusable_share=1.5)
 
 
 def test_training_phrasings_never_produce_a_heldout_caption():

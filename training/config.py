@@ -54,6 +54,7 @@ class TrainConfig:
     strategy: str = "auto"
     threads: int | None = None
     room_effects: bool = True  # reverberation, EQ and background noise on training mixtures
+    confusable_share: float = 0.0  # training.data.MixConfig.confusable_share
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +112,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-mixing", action="store_true",
         help="mix training sources dry (the bundled model's recipe) instead of with room effects",
     )
+    parser.add_argument(
+        "--confusable-share", type=float, default=TrainConfig.confusable_share,
+        help="share of training mixtures (0..1) that pair speech with a sustained pitched sound (beeps, "
+        "an instrument, a ring), the pairs the models confuse most; the rest draw interferers at random",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -123,7 +129,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         teacher=args.teacher, teacher_weight=args.teacher_weight, loss=args.loss, val_items=args.val_items,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
-        threads=args.threads, room_effects=not args.dry_mixing,
+        threads=args.threads, room_effects=not args.dry_mixing, confusable_share=args.confusable_share,
     )
 
 
