@@ -50,7 +50,7 @@ DEFAULT, LOWLATENCY = "default", "lowlatency"
 # from the benchmarks on this project's 2-core CPU. Latency from benchmarks/results/streaming_lowlatency.json
 # (60 s paced at 48 kHz: the default at 500 ms with no dropout quiet, refused below 662 ms with one
 # core busy; the low-latency model at 30 ms with no dropout quiet and with one core busy; quiet rows
-# of earlier runs gave 0 or 1: streaming_lowlatency_rerun.json); quality as
+# run again gave 0 to 3: streaming_lowlatency_rerun*.json); quality as
 # SI-SDRi on the real held-out recordings (lowlatency_conf_b_real.json against
 # default_real_heldout_rebuilt_lib3.json), the low-latency model's cost said against the default.
 BEST_QUALITY_REAL_DB, LOW_LATENCY_REAL_DB = 6.6, 5.0
