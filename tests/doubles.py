@@ -1,7 +1,9 @@
-"""Test doubles: the real classes with one behaviour changed on purpose (slowness, divergence)."""
+"""Test doubles: the real classes with one behaviour changed on purpose (slowness, divergence), and
+a source pool that mixes without generating."""
 
 import time
 
+import numpy as np
 import torch
 
 from models.resunet import ResUNet30
@@ -32,3 +34,26 @@ class OutOfMemoryNet(ResUNet30):
 
     def separate(self, mixture, film):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+class RecordingPool:
+    """A source pool of constant sources that records the labels each mixture drew. ``held``: label ->
+    the labels it is never mixed with."""
+
+    def __init__(self, labels: tuple[str, ...] = ("a", "b", "c", "d"), held: dict[str, set[str]] | None = None) -> None:
+        self.labels = labels
+        self.held = {"a": {"b"}, "b": {"a"}} if held is None else held
+        self.drawn: list[str] = []
+
+    def unmixable(self, label: str) -> set[str]:
+        return self.held.get(label, set())
+
+    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
+        self.drawn.append(label)
+        return np.ones(n_samples, np.float32)
+
+    def caption(self, rng: np.random.Generator, label: str) -> str:
+        return label
+
+    def texts(self) -> list:
+        return []

@@ -9,6 +9,7 @@ import soundfile as sf
 
 from cli.main import main
 from models.config import MODEL_SAMPLE_RATE_HZ
+from tests.doubles import RecordingPool
 from training.data import CombinedSources, GeneratedSources, LibrarySources, MixConfig, Mixtures
 from training.midi import _variable_length, melody, standard_midi_file
 from training.source_library import (
@@ -159,28 +160,6 @@ def test_sounds_side_by_side_are_mixed_and_a_sound_with_what_holds_it_is_not(lib
         assert "hi-hat" in pool.unmixable("cymbal")
         assert not {"guitar", "organ", "strings", "kick drum"} & pool.unmixable("piano")  # telling these apart is the job
         assert "snare drum" not in pool.unmixable("kick drum")
-
-
-class RecordingPool:
-    """A test double for a source pool: constant sources, and a record of the labels each mixture drew."""
-
-    labels = ("a", "b", "c", "d")
-
-    def __init__(self):
-        self.drawn = []
-
-    def unmixable(self, label):
-        return {"a": {"b"}, "b": {"a"}}.get(label, set())
-
-    def audio(self, rng, label, n_samples):
-        self.drawn.append(label)
-        return np.ones(n_samples, np.float32)
-
-    def caption(self, rng, label):
-        return label
-
-    def texts(self):
-        return []
 
 
 def test_mixtures_never_mix_a_target_with_a_label_that_holds_it():

@@ -14,6 +14,7 @@ from models.errors import ModelLoadingError, UserError
 from models.loading import bundle_metadata, load_query_net
 from models.minilm import CaptionMemory, MiniLmQueryNet
 from models.resunet import ResUNet30
+from tests.doubles import RecordingPool
 from training.caption_memory import TEMPERATURES, leave_one_caption_out_accuracy
 from training.data import CONFUSED_WITH, CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
 from models.metrics import MAX_DB, sdr, separation_scores, si_sdr
@@ -59,28 +60,13 @@ def test_generated_items_are_seeded_and_splits_differ():
     assert item["caption"] in next(c.train_captions for c in SOUND_CLASSES if c.name == item["label"])
 
 
-class ToneOfLabel:
-    """A pool of a few labels whose audio is a tone at a pitch of its own: mixing without generating."""
-
-    labels = ("beeps", "drums", "noise", "piano", "speech", "ticking")
-
-    def unmixable(self, label: str) -> set[str]:
-        return set()
-
-    def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
-        return np.sin(np.arange(n_samples) * 0.01 * (1 + self.labels.index(label)))
-
-    def caption(self, rng: np.random.Generator, label: str) -> str:
-        return label
-
-
 def test_a_confusable_share_pairs_speech_with_pitched_sounds():
     """At share 1 every mixture whose target has a confusable label pairs it with one (speech with a
     pitched sound, a pitched sound with speech); at share 0 the draw stays random; a share outside 0..1
     is refused."""
 
     def pairs(share: float) -> list[tuple[str, str]]:
-        data = Mixtures(ToneOfLabel(), 60, seed=1, config=MixConfig(segment_samples=320, confusable_share=share))
+        data = Mixtures(RecordingPool(("beeps", "drums", "noise", "piano", "speech", "ticking"), held={}), 60, seed=1, config=MixConfig(segment_samples=320, confusable_share=share))
         return [(item["label"], item["interferers"].split(" + ")[0]) for item in data]
 
     always = [(target, first) for target, first in pairs(1.0) if target in CONFUSED_WITH]
