@@ -50,6 +50,9 @@ class RecordingPool:
 
     def audio(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
         self.drawn.append(label)
+        return self.source(n_samples)
+
+    def source(self, n_samples: int) -> np.ndarray:
         return np.ones(n_samples, np.float32)
 
     def caption(self, rng: np.random.Generator, label: str) -> str:
@@ -57,3 +60,12 @@ class RecordingPool:
 
     def texts(self) -> list:
         return []
+
+
+class TonePool(RecordingPool):
+    """A recording pool whose every source is the same sine of ``TONE_HZ`` at 32 kHz."""
+
+    TONE_HZ = 1000.0
+
+    def source(self, n_samples: int) -> np.ndarray:
+        return np.sin(2 * np.pi * self.TONE_HZ * np.arange(n_samples) / 32_000).astype(np.float32)

@@ -1,11 +1,14 @@
-"""Room effects on training mixtures: reproducible, the right shape and level, noise never in a target."""
+"""Room effects on training mixtures: reproducible, the right shape and level, noise never in a target;
+changes of speed that move the pitch by the speed drawn."""
 
 import numpy as np
 import pytest
 
 from models.config import MODEL_SAMPLE_RATE_HZ
+from models.errors import UserError
+from tests.doubles import TonePool
 from training.data import GeneratedSources, MixConfig, Mixtures
-from training.effects import RoomEffects, coloured_noise, equalize, reverberate, room_response
+from training.effects import RoomEffects, change_speed, coloured_noise, equalize, reverberate, room_response, samples_read
 
 ALWAYS = RoomEffects(reverb_probability=1.0, eq_probability=1.0, noise_probability=1.0)
 
@@ -67,3 +70,36 @@ def test_evaluation_mixtures_stay_dry_and_unchanged():
     assert (item["label"], item["caption"]) == ("beeps", "an alarm going off")
     assert float(np.sum(mixture**2)) == pytest.approx(26.553096771240234, rel=1e-6)
     assert float(mixture[0, :5].sum()) == pytest.approx(0.16995660960674286, rel=1e-6)
+
+
+def peak_hz(samples: np.ndarray) -> float:
+    return float(np.fft.rfftfreq(len(samples), 1 / MODEL_SAMPLE_RATE_HZ)[np.abs(np.fft.rfft(samples)).argmax()])
+
+
+@pytest.mark.parametrize("speed", [0.75, 1.0, 1.25])  # sixteenths: the speeds drawn are quantised to them
+def test_a_change_of_speed_moves_the_pitch_by_the_speed_and_keeps_the_length(speed):
+    n = MODEL_SAMPLE_RATE_HZ
+    tone = TonePool().source(samples_read(speed, n))
+    played = change_speed(tone, speed, n)
+    assert played.shape == (n,) and played.dtype == np.float32
+    assert peak_hz(played) == pytest.approx(TonePool.TONE_HZ * speed, abs=2.0)
+    assert np.sqrt(np.mean(played[1000:-1000] ** 2)) == pytest.approx(np.sqrt(0.5), rel=0.02)  # no level change
+
+
+def test_a_speed_share_plays_sources_at_drawn_speeds_within_the_range():
+    """At share 1 every source's pitch moves, within 0.8 to 1.25 of its own; at share 0 none does;
+    a share outside 0..1 or a range that is not two positive factors is refused."""
+    n = 8_000
+
+    def peaks(share: float) -> list[float]:
+        data = Mixtures(TonePool(held={}), 12, seed=2, config=MixConfig(segment_samples=n, speed_probability=share))
+        return [peak_hz(item["target"].numpy()[0]) for item in data]
+
+    moved = peaks(1.0)
+    assert all(0.8 * TonePool.TONE_HZ - 4 <= hz <= 1.25 * TonePool.TONE_HZ + 4 for hz in moved)
+    assert len(set(moved)) > 3
+    assert set(peaks(0.0)) == {TonePool.TONE_HZ}
+    with pytest.raises(UserError, match="0 to 1"):
+        MixConfig(speed_probability=-0.1)
+    with pytest.raises(UserError, match="positive factors"):
+        MixConfig(speed_range=(1.2, 0.9))

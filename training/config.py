@@ -55,6 +55,7 @@ class TrainConfig:
     threads: int | None = None
     room_effects: bool = True  # reverberation, EQ and background noise on training mixtures
     confusable_share: float = 0.0  # training.data.MixConfig.confusable_share
+    speed_share: float = 0.0  # training.data.MixConfig.speed_probability
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +118,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of training mixtures (0..1) that pair speech with a sustained pitched sound (beeps, "
         "an instrument, a ring), the pairs the models confuse most; the rest draw interferers at random",
     )
+    parser.add_argument(
+        "--speed-share", type=float, default=TrainConfig.speed_share,
+        help="share of training sources (0..1) played 0.8 to 1.25 times as fast, pitch with tempo: "
+        "variety for classes with few recordings, which a network otherwise learns by heart",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -130,6 +136,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, num_workers=args.num_workers,
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
         threads=args.threads, room_effects=not args.dry_mixing, confusable_share=args.confusable_share,
+        speed_share=args.speed_share,
     )
 
 

@@ -24,7 +24,7 @@ from audio.files import read_mono
 from models.config import MODEL_SAMPLE_RATE_HZ
 from models.errors import UserError
 from training.config import DEFAULT_SEGMENT_SAMPLES
-from training.effects import RoomEffects, in_a_room, with_background
+from training.effects import RoomEffects, change_speed, in_a_room, samples_read, with_background
 from training.source_library import read_manifest
 from training.sources import PHRASINGS, SOUND_CLASSES, SoundClass
 
@@ -241,10 +241,16 @@ class MixConfig:
     peak_limit: float = 0.99
     effects: RoomEffects | None = None
     confusable_share: float = 0.0  # of mixtures whose first interferer is one the target is confused with (CONFUSED_WITH)
+    speed_probability: float = 0.0  # per source: played faster or slower (training.effects.change_speed)
+    speed_range: tuple[float, float] = (0.8, 1.25)  # drawn uniform in log speed: about four semitones either way
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.confusable_share <= 1.0:
-            raise UserError(f"the confusable share is a share of the mixtures, 0 to 1, not {self.confusable_share:g}")
+        for name in ("confusable_share", "speed_probability"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise UserError(f"the {name.replace('_', ' ')} is a share of the mixtures, 0 to 1, not {share:g}")
+        if not 0.0 < self.speed_range[0] <= self.speed_range[1]:
+            raise UserError(f"the speed range must be two positive factors, slowest first, not {self.speed_range}")
 
 
 def rms(x: np.ndarray) -> float:
@@ -309,8 +315,8 @@ class Mixtures(Dataset):
         candidates = [label for label in labels if label not in excluded]
         interferer_labels = self._interferer_labels(rng, target_label, candidates, n_sources - 1)
         n = self.config.segment_samples
-        target = self.pool.audio(rng, target_label, n)
-        interferers = [self.pool.audio(rng, label, n) for label in interferer_labels]
+        target = self._source(rng, target_label, n)
+        interferers = [self._source(rng, label, n) for label in interferer_labels]
         effects = self.config.effects
         if effects is not None:
             target, interferers = in_a_room(rng, target, effects), [in_a_room(rng, x, effects) for x in interferers]
@@ -325,6 +331,15 @@ class Mixtures(Dataset):
             "label": target_label,
             "interferers": " + ".join(interferer_labels),
         }
+
+    def _source(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
+        """``(n_samples,)`` of ``label``, at another speed with probability ``speed_probability``. At
+        probability 0 no draw is added, so a seed gives the mixtures it gave before speeds existed."""
+        probability = self.config.speed_probability
+        if not (probability and rng.random() < probability):
+            return self.pool.audio(rng, label, n_samples)
+        speed = float(np.exp(rng.uniform(*np.log(self.config.speed_range))))
+        return change_speed(self.pool.audio(rng, label, samples_read(speed, n_samples)), speed, n_samples)
 
     def _interferer_labels(self, rng: np.random.Generator, target_label: str, candidates: list[str], count: int) -> list[str]:
         """``count`` distinct labels of ``candidates``; with probability ``confusable_share`` the first

@@ -1,6 +1,7 @@
 """What a room and a microphone do to sources before they mix: reverberation, an uneven frequency
 response, and background noise. Training mixtures drawn with these resemble real recordings more
-than dry sources summed do.
+than dry sources summed do. Also a change of speed (pitch and tempo together, as a tape played
+faster or slower): a bell recorded elsewhere rings at another pitch than the few in the library.
 
 Each source gets its own simulated room response (a direct path, then exponentially decaying noise
 with a drawn RT60, as a statistical model of late reverberation) and its own smooth EQ curve; the
@@ -14,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from models.config import MODEL_SAMPLE_RATE_HZ
 
@@ -21,6 +23,7 @@ EQ_POINTS = 8  # control points of the random EQ curve, spaced evenly in log fre
 EQ_LOWEST_HZ = 50.0
 DECAY_DB = 60.0  # RT60: the time the reverberation takes to decay by this much
 EPS = 1e-8
+SPEED_DENOMINATOR = 16  # a speed is drawn as a ratio k / 16, resampled by a polyphase filter
 
 
 @dataclass(frozen=True)
@@ -93,3 +96,21 @@ def with_background(rng: np.random.Generator, mixture: np.ndarray, effects: Room
     level = np.sqrt(np.mean(mixture**2)) * 10 ** (rng.uniform(*effects.noise_db_range) / 20)
     noise = coloured_noise(rng, len(mixture), rng.uniform(*effects.noise_slope_db_per_octave_range))
     return (mixture + level * noise).astype(np.float32)
+
+
+def speed_ratio(speed: float) -> tuple[int, int]:
+    """``speed`` as the nearest ``(k, SPEED_DENOMINATOR)``: read ``k`` samples for each 16 played."""
+    return max(1, round(speed * SPEED_DENOMINATOR)), SPEED_DENOMINATOR
+
+
+def change_speed(source: np.ndarray, speed: float, n_samples: int) -> np.ndarray:
+    """``(n_samples,)``: ``source`` played ``speed`` times as fast, its pitch moved by the same factor.
+    ``source`` should hold ``samples_read(speed, n_samples)`` samples; a shorter one is looped."""
+    read, played = speed_ratio(speed)
+    return np.resize(resample_poly(source, played, read), n_samples).astype(np.float32)
+
+
+def samples_read(speed: float, n_samples: int) -> int:
+    """How many source samples :func:`change_speed` consumes to play ``n_samples`` at ``speed``."""
+    read, played = speed_ratio(speed)
+    return -(-n_samples * read // played)

@@ -110,7 +110,10 @@ class MixtureData(L.LightningDataModule):
             self.train_pool = GeneratedSources("train", TRAIN_PHRASING_PROBABILITY)
             self.val_pool = GeneratedSources("heldout")
         effects = RoomEffects() if config.room_effects else None
-        self.mix = MixConfig(segment_samples=config.segment_samples, effects=effects, confusable_share=config.confusable_share)
+        self.mix = MixConfig(
+            segment_samples=config.segment_samples, effects=effects, confusable_share=config.confusable_share,
+            speed_probability=config.speed_share,
+        )
         self.validation_mix = MixConfig(segment_samples=config.segment_samples)  # dry, as lass eval mixes
 
     def train_dataloader(self) -> DataLoader:
