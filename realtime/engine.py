@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import gc
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,10 @@ from realtime.stats import EngineStats
 from realtime.streaming import StreamingSeparator, StreamSettings
 
 WORKER_POLL_S = 0.001
+# Python hands its interpreter lock from thread to thread every 5 ms by default, so a view drawing in
+# Python (pyqtgraph) can hold the worker off that long each time it wakes: most of the low-latency
+# model's few milliseconds of margin. While a stream runs, the lock changes hands at least this often.
+WORKER_SWITCH_INTERVAL_S = 0.001
 SOUND_SHARE_WINDOW_S = 1.0  # the separated sound's share of the input is judged over about this long
 SILENT_RMS = 1e-4  # an input quieter than this (-80 dBFS) over that window has no share to judge
 DEFAULT_BLOCK_FRAMES = 512  # device frames per callback where nothing chose the block
@@ -193,6 +198,7 @@ class Engine:
         self._running = False
         self._busy = False
         self._thread: threading.Thread | None = None
+        self._switch_interval_before_s = sys.getswitchinterval()  # restored by stop()
         self.failure: BaseException | None = None  # why the worker stopped, if it did
         self.controls = controls
         self._fallback_gain = FALLBACK_GAINS[self.fallback]
@@ -257,6 +263,8 @@ class Engine:
         # What earlier streams left behind is collected first, or it would be frozen with the rest.
         gc.collect()
         gc.freeze()
+        self._switch_interval_before_s = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval_before_s, WORKER_SWITCH_INTERVAL_S))
         self._running = True
         self._thread = threading.Thread(target=self._work, name="separation-worker", daemon=True)
         self._thread.start()
@@ -266,6 +274,7 @@ class Engine:
         if self._thread is not None:
             self._thread.join()
         gc.unfreeze()  # what this stream held can be collected once it lets go
+        sys.setswitchinterval(self._switch_interval_before_s)
 
     def work_once(self) -> int:
         """Process all input that has arrived; returns the number of input samples taken."""

@@ -1,6 +1,7 @@
 """The streaming core and the real-time engine: agreement with offline, exact dry paths, latency,
 query changes without clicks, and a slow worker that never stalls the callback."""
 
+import sys
 import threading
 import time
 
@@ -10,7 +11,7 @@ import torch
 
 from models.config import HOP_LENGTH, N_FREQ_BINS, SeparationConfig, ms_to_samples
 from models.resunet import ResUNet30
-from realtime.engine import Controls, Engine, EngineFailure, EngineSettings
+from realtime.engine import WORKER_SWITCH_INTERVAL_S, Controls, Engine, EngineFailure, EngineSettings
 from realtime.file_stream import stream_array
 from realtime.streaming import StreamingSeparator, StreamSettings
 from realtime.window_pass import WindowPass
@@ -112,6 +113,19 @@ def test_latency_is_computed_from_the_settings(small_net):
     finally:
         engine.stop()
     assert int(np.argmax(np.abs(out))) == 5000 + engine.latency_samples
+
+
+def test_a_running_stream_hands_the_interpreter_lock_around_often_and_gives_the_setting_back(small_net):
+    """While the worker runs, no other Python thread (a view drawing) holds it off for Python's default
+    5 ms; once stopped the interpreter is as it was."""
+    before_s = sys.getswitchinterval()
+    engine = Engine(small_net, _film(small_net, 1), EngineSettings(device_rate_hz=32_000))
+    engine.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(min(before_s, WORKER_SWITCH_INTERVAL_S))
+    finally:
+        engine.stop()
+    assert sys.getswitchinterval() == before_s
 
 
 def test_query_change_is_click_free_and_in_effect_within_one_hop(small_net):
