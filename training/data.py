@@ -248,7 +248,7 @@ class MixConfig:
         for name in ("confusable_share", "speed_probability"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
-                raise UserError(f"the {name.replace('_', ' ')} is a share of the mixtures, 0 to 1, not {share:g}")
+                raise UserError(f"the {name.replace('_', ' ')} is a share, 0 to 1, not {share:g}")
         if not 0.0 < self.speed_range[0] <= self.speed_range[1]:
             raise UserError(f"the speed range must be two positive factors, slowest first, not {self.speed_range}")
 
