@@ -92,7 +92,7 @@ def test_a_speed_share_plays_sources_at_drawn_speeds_within_the_range():
     n = 8_000
 
     def peaks(share: float) -> list[float]:
-        data = Mixtures(TonePool(held={}), 12, seed=2, config=MixConfig(segment_samples=n, speed_probability=share))
+        data = Mixtures(TonePool(held={}), 12, seed=2, config=MixConfig(segment_samples=n, speed_share=share))
         return [peak_hz(item["target"].numpy()[0]) for item in data]
 
     moved = peaks(1.0)
@@ -100,6 +100,6 @@ def test_a_speed_share_plays_sources_at_drawn_speeds_within_the_range():
     assert len(set(moved)) > 3
     assert set(peaks(0.0)) == {TonePool.TONE_HZ}
     with pytest.raises(UserError, match="0 to 1"):
-        MixConfig(speed_probability=-0.1)
+        MixConfig(speed_share=-0.1)
     with pytest.raises(UserError, match="positive factors"):
         MixConfig(speed_range=(1.2, 0.9))

@@ -55,7 +55,7 @@ class TrainConfig:
     threads: int | None = None
     room_effects: bool = True  # reverberation, EQ and background noise on training mixtures
     confusable_share: float = 0.0  # training.data.MixConfig.confusable_share
-    speed_share: float = 0.0  # training.data.MixConfig.speed_probability
+    speed_share: float = 0.0  # training.data.MixConfig.speed_share
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

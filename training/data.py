@@ -241,11 +241,11 @@ class MixConfig:
     peak_limit: float = 0.99
     effects: RoomEffects | None = None
     confusable_share: float = 0.0  # of mixtures whose first interferer is one the target is confused with (CONFUSED_WITH)
-    speed_probability: float = 0.0  # per source: played faster or slower (training.effects.change_speed)
+    speed_share: float = 0.0  # per source: played faster or slower (training.effects.change_speed)
     speed_range: tuple[float, float] = (0.8, 1.25)  # drawn uniform in log speed: about four semitones either way
 
     def __post_init__(self) -> None:
-        for name in ("confusable_share", "speed_probability"):
+        for name in ("confusable_share", "speed_share"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise UserError(f"the {name.replace('_', ' ')} is a share, 0 to 1, not {share:g}")
@@ -333,9 +333,9 @@ class Mixtures(Dataset):
         }
 
     def _source(self, rng: np.random.Generator, label: str, n_samples: int) -> np.ndarray:
-        """``(n_samples,)`` of ``label``, at another speed with probability ``speed_probability``. At
+        """``(n_samples,)`` of ``label``, at another speed with probability ``speed_share``. At
         probability 0 no draw is added, so a seed gives the mixtures it gave before speeds existed."""
-        probability = self.config.speed_probability
+        probability = self.config.speed_share
         if not (probability and rng.random() < probability):
             return self.pool.audio(rng, label, n_samples)
         speed = float(np.exp(rng.uniform(*np.log(self.config.speed_range))))

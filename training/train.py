@@ -112,7 +112,7 @@ class MixtureData(L.LightningDataModule):
         effects = RoomEffects() if config.room_effects else None
         self.mix = MixConfig(
             segment_samples=config.segment_samples, effects=effects, confusable_share=config.confusable_share,
-            speed_probability=config.speed_share,
+            speed_share=config.speed_share,
         )
         self.validation_mix = MixConfig(segment_samples=config.segment_samples)  # dry, as lass eval mixes
 
