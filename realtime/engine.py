@@ -317,24 +317,33 @@ class Engine:
         dry = np.zeros(len(target), dtype=np.float32)
         self.input_ring.read_into(dry, position)
         new = self.controls.gains()
-        ramp = np.arange(len(target), dtype=np.float32) / np.float32(max(1, len(target) - 1))  # 0 to 1
-        dry_gain = self._gains[0] + (new[0] - self._gains[0]) * ramp
-        target_gain = self._gains[1] + (new[1] - self._gains[1]) * ramp
+        dry_gain, target_gain = self._gain_ramps(new, len(target))
         self._gains = new
-        dry = np.nan_to_num(dry, nan=0.0, posinf=0.0, neginf=0.0)
+        dry_energy = float(np.dot(dry, dry))
+        if not math.isfinite(dry_energy):  # a broken input: checked through the energy, which the share needs anyway
+            dry = np.nan_to_num(dry, nan=0.0, posinf=0.0, neginf=0.0)
+            dry_energy = float(np.dot(dry, dry))
         out = dry_gain * dry + target_gain * target
-        self._update_sound_share(dry, target)
+        self._update_sound_share(len(dry), dry_energy, float(np.dot(target, target)))
         if len(out):
             self.stats.input_peak = float(np.abs(dry).max())
             self.stats.output_peak = float(np.abs(out).max())
         return out
 
-    def _update_sound_share(self, dry: np.ndarray, target: np.ndarray) -> None:
-        """The separated sound's energy over the input's, both leaking away over :data:`SOUND_SHARE_WINDOW_S`
-        (nan while the input is silent)."""
-        keep = math.exp(-len(dry) / (SOUND_SHARE_WINDOW_S * self.settings.device_rate_hz))
-        self._input_energy = keep * self._input_energy + float(np.dot(dry, dry))
-        self._target_energy = keep * self._target_energy + float(np.dot(target, target))
+    def _gain_ramps(self, new: tuple[float, float], frames: int) -> tuple[np.ndarray | float, np.ndarray | float]:
+        """The dry and target gains over ``frames`` samples: ramps from the last chunk's gains to
+        ``new`` (0 to 1 across the chunk), or plain numbers where they did not change (most chunks)."""
+        if new == self._gains:
+            return new
+        ramp = np.arange(frames, dtype=np.float32) / np.float32(max(1, frames - 1))
+        return tuple(old + (gain - old) * ramp for old, gain in zip(self._gains, new))
+
+    def _update_sound_share(self, frames: int, input_energy: float, target_energy: float) -> None:
+        """The separated sound's energy over the input's (sums of squares over the latest ``frames``),
+        both leaking away over :data:`SOUND_SHARE_WINDOW_S` (nan while the input is silent)."""
+        keep = math.exp(-frames / (SOUND_SHARE_WINDOW_S * self.settings.device_rate_hz))
+        self._input_energy = keep * self._input_energy + input_energy
+        self._target_energy = keep * self._target_energy + target_energy
         silent = self._input_energy < SILENT_RMS**2 * SOUND_SHARE_WINDOW_S * self.settings.device_rate_hz
         self.stats.sound_share = float("nan") if silent else self._target_energy / self._input_energy
 

@@ -63,6 +63,18 @@ def test_engine_dry_paths_are_exact(small_net, rate):
     assert sdr(x, isolated) < 20  # the model did something
 
 
+def test_a_broken_input_never_reaches_the_speakers_through_the_dry_mix(small_net):
+    """NaN and infinite input samples (a failing device) are silence in every mix with dry signal."""
+    x = _noise(1.0, 32_000)
+    x[8_000:8_100], x[20_000] = np.nan, np.inf
+    for controls in (Controls(remove=True), Controls(wet=0.5), Controls(bypass=True)):
+        engine = Engine(small_net, _film(small_net, 1), EngineSettings(device_rate_hz=32_000), controls)
+        out = stream_array(engine, x.copy())
+        assert np.isfinite(out).all(), controls
+        assert engine.stats.nonfinite_samples == 101
+    np.testing.assert_array_equal(out, np.where(np.isfinite(x), x, 0.0))  # bypassed: the rest is the input, exactly
+
+
 def test_where_the_worker_is_late_remove_plays_silence_and_isolate_the_dry_input(small_net):
     """No worker runs: every block is late. Remove must not bring back what it removes; the measured
     defaults (benchmarks/fallback.py) are silence there and the dry input when isolating or bypassed."""
