@@ -24,6 +24,7 @@ from realtime.errors import UnprocessedOutput
 from realtime.fallback import FALLBACK_DESCRIPTIONS
 
 DRAIN_POLL_S = 0.0005
+PIECE_FRAMES = 8192  # stream_array's input per push: a few device blocks
 
 
 @contextmanager
@@ -102,7 +103,10 @@ def stream_array(engine: Engine, samples: np.ndarray, realtime: bool = False) ->
     """
     with running(engine):
         feed = EngineFeed(engine, realtime)
-        return np.concatenate([feed.push(samples), feed.finish()])
+        # Pushed in pieces: paced, gathering one output for the whole input would hold the next block
+        # back for as long as that copy takes, and a late block is a dropout a sound card would not cause.
+        pieces = [feed.push(samples[start : start + PIECE_FRAMES]) for start in range(0, len(samples), PIECE_FRAMES)]
+        return np.concatenate(pieces + [feed.finish()])
 
 
 def _wait_for_output(engine: Engine, needed_position: int, fed: int) -> None:
