@@ -2,7 +2,7 @@
 
 The same weights and the same arithmetic as :meth:`LowLatencyNet.masks`, one frame at a time: about
 ten small matrix-vector products and their gates, with none of a framework's per-operation dispatch.
-On this project's 2-core CPU a frame's mask takes 0.113 ms (p50) this way against 0.268 ms through
+On this project's 2-core CPU a frame's mask takes 0.102 ms (p50) this way against 0.259 ms through
 PyTorch's modules on one thread (``python -m benchmarks.frame_step``, the bundle with its context window), which is what keeps a 4 ms hop
 a small share of a core when another program takes the other one.
 """
