@@ -153,6 +153,17 @@ class LatencyBudget:
     def total_s(self, rate_hz: int) -> float:
         return self.total_samples / rate_hz
 
+    @property
+    def worker_blocks(self) -> int:
+        """Callback periods the worker has for each block of input, from the callback that brings it to
+        the one that plays the last output it completes. A margin buys them whole: ``m`` samples give
+        ``m // block + 1``, and the samples between two multiples of the block buy latency, not time
+        (tests/test_lowlatency.py runs the worker once every few callbacks to show it)."""
+        return self.compute_margin_samples // self.block_samples + 1
+
+    def worker_time_s(self, rate_hz: int) -> float:
+        return self.worker_blocks * self.block_samples / rate_hz
+
 
 def latency_budget(settings: EngineSettings) -> LatencyBudget:
     """The latency an engine with ``settings`` has: one block, the algorithmic latency with the

@@ -39,14 +39,20 @@ MIN_BLOCK_FRAMES, MAX_BLOCK_FRAMES = 128, 512
 # cycles is about 1.2x the fastest, so 3x the fastest is the 2.5x the slowest that held.
 MARGIN_HEADROOM = 3.0
 PASS_TIMINGS = 5
-# The low-latency network's device blocks, longest first: the longest whose compute margin still
-# holds is taken (fewer callbacks); 256 frames (5.3 ms at 48 kHz) without a latency target.
+# The low-latency network's device blocks, longest first: the longest that gives the worker the time
+# it needs is taken (fewer callbacks); 256 frames (5.3 ms at 48 kHz) without a latency target.
 LOWLATENCY_BLOCKS = (512, 256, 128)
 LOWLATENCY_DEFAULT_BLOCK_FRAMES = 256
 # Its cycles last about a millisecond: 50 are timed and the 90th percentile is taken, so that one
 # moment of foreign load (a 5-9 ms cycle in 50 with training busy on both cores) does not decide.
 LOWLATENCY_CYCLE_TIMINGS = 50
 LOWLATENCY_CYCLE_PERCENTILE = 90
+# The least time the worker has for a block of the low-latency network, whatever its cycle: the
+# machine's wake-ups and the interpreter lock's hand-overs come on top of the compute. Paced for a
+# minute at 48 kHz on this project's 2-core VM, quiet, the worker was done at worst 5.7 ms after a
+# block arrived; one block of 256 frames (5.3 ms) gave 0-40 dropouts a minute, run to run, two (10.7
+# ms) none in every run since (benchmarks/streaming.py, the auto and 30 ms rows).
+LOWLATENCY_WORKER_FLOOR_MS = 8.0
 
 
 def settings_for_hop(
@@ -155,31 +161,42 @@ def plan_lowlatency(
     net: LowLatencyNet, film: FilmOffsets, device_rate_hz: int, target_ms: float | None = None, block_frames: int | None = None
 ) -> EngineSettings:
     """Engine settings for the low-latency network, whose hop and look-ahead are its own: the
-    resamplers of :mod:`audio.low_delay`, and a compute margin of at least one hop and the timed
-    worker cycles' 90th percentile times ``MARGIN_HEADROOM``.
+    resamplers of :mod:`audio.low_delay`, and a compute margin that gives the worker, per block, at
+    least the timed worker cycles' 90th percentile times ``MARGIN_HEADROOM`` and
+    :data:`LOWLATENCY_WORKER_FLOOR_MS`. The worker's time comes in whole blocks
+    (:attr:`realtime.engine.LatencyBudget.worker_blocks`), so the margin is bought in whole blocks.
 
     With ``target_ms`` the margin takes all the time the target leaves (the longest block of
-    :data:`LOWLATENCY_BLOCKS`, or ``block_frames``, whose margin still reaches the least); without,
+    :data:`LOWLATENCY_BLOCKS`, or ``block_frames``, that still gives the worker its time); without,
     the block is ``block_frames`` or 256 and the margin the least. Raises :class:`UserError` naming the
     lowest latency this device reaches when the target is below it.
     """
-    settings = lambda block, margin_ms: EngineSettings(
-        device_rate_hz, block, net.config, compute_margin_ms=margin_ms, low_delay_resampling=True
+    # A margin of exactly ``samples`` (the engine rounds the margin in ms up to whole samples).
+    settings = lambda block, samples: EngineSettings(
+        device_rate_hz, block, net.config, compute_margin_ms=1000 * max(0.0, samples - 0.5) / device_rate_hz, low_delay_resampling=True
     )
-    probe = settings(block_frames or LOWLATENCY_DEFAULT_BLOCK_FRAMES, None)
+    probe = settings(block_frames or LOWLATENCY_DEFAULT_BLOCK_FRAMES, 0)
     cycles_s = worker_cycle_times_s(net, film, probe, LOWLATENCY_CYCLE_TIMINGS)
-    typical_s = float(np.percentile(cycles_s, LOWLATENCY_CYCLE_PERCENTILE))
-    least_ms = max(1000 * MARGIN_HEADROOM * typical_s, samples_to_ms(net.config.hop_samples))
+    needed_ms = max(1000 * MARGIN_HEADROOM * float(np.percentile(cycles_s, LOWLATENCY_CYCLE_PERCENTILE)), LOWLATENCY_WORKER_FLOOR_MS)
+    least = lambda block: settings(block, least_margin_samples(needed_ms, block, device_rate_hz))
     if target_ms is None:
-        return settings(block_frames or LOWLATENCY_DEFAULT_BLOCK_FRAMES, least_ms)
+        return least(block_frames or LOWLATENCY_DEFAULT_BLOCK_FRAMES)
     blocks = (block_frames,) if block_frames else LOWLATENCY_BLOCKS
     target = math.floor(target_ms * device_rate_hz / 1000)
     for block in blocks:
-        spare = target - latency_budget(settings(block, 0.0)).total_samples
-        if 1000 * spare / device_rate_hz >= least_ms:
-            return settings(block, 1000 * (spare - 0.5) / device_rate_hz)  # the engine rounds the margin up: spare samples
-    lowest = latency_budget(settings(blocks[-1], least_ms)).total_samples
+        spare = target - latency_budget(settings(block, 0)).total_samples
+        if spare >= least_margin_samples(needed_ms, block, device_rate_hz):
+            return settings(block, spare)
+    fastest = min((least(block) for block in blocks), key=lambda each: latency_budget(each).total_samples)
     raise UserError(
         f"a latency of {target_ms:g} ms is below what this device reaches with the low-latency model: at least "
-        f"{math.ceil(1000 * lowest / device_rate_hz)} ms (block {blocks[-1]}, compute margin {least_ms:.1f} ms at {device_rate_hz} Hz)"
+        f"{math.ceil(1000 * latency_budget(fastest).total_s(device_rate_hz))} ms (block {fastest.block_frames}, the worker "
+        f"needing {needed_ms:.1f} ms a block at {device_rate_hz} Hz)"
     )
+
+
+def least_margin_samples(needed_ms: float, block_frames: int, device_rate_hz: int) -> int:
+    """The least compute margin (device samples) that gives the worker ``needed_ms`` per block: whole
+    blocks of it, ``(blocks - 1) * block`` samples (0 when one block is enough)."""
+    blocks = max(1, math.ceil(needed_ms * device_rate_hz / (1000 * block_frames)))
+    return (blocks - 1) * block_frames

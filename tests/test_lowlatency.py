@@ -16,9 +16,10 @@ from models.errors import ModelLoadingError
 from models.loading import load_separation_net, save_bundle
 from models.lowlatency import LowLatencyConfig, LowLatencyNet
 from models.metrics import sdr
-from realtime.engine import Controls, Engine, EngineSettings, resampler_lag_samples
+from realtime.engine import Controls, Engine, EngineSettings, latency_budget, resampler_lag_samples
 from realtime.file_stream import stream_array
 from realtime.lowlatency_stream import LowLatencyStream
+from realtime.tuning import LOWLATENCY_WORKER_FLOOR_MS, plan_lowlatency
 
 CONFIG = LowLatencyConfig(hidden=32, layers=2)
 CONTEXT_CONFIG = LowLatencyConfig(hidden=32, layers=2, context_samples=1000)  # features reach 1000 samples back
@@ -126,6 +127,42 @@ def test_the_engine_delays_by_its_latency_and_nothing_else(identity_net, rate):
     isolated = stream_array(Engine(identity_net, _film(identity_net, 1), settings), noise)
     removed = stream_array(Engine(identity_net, _film(identity_net, 1), settings, Controls(remove=True)), noise)
     np.testing.assert_allclose(isolated + removed, noise, atol=1e-6)
+
+
+@pytest.mark.parametrize("block", [128, 256, 512])
+@pytest.mark.parametrize("every", [2, 3])
+def test_a_margin_buys_the_worker_whole_blocks(net, block, every):
+    """A worker that runs once every few callbacks keeps up exactly when the margin gives it that
+    many blocks ((n - 1) blocks of margin for n); 40 samples less is late."""
+    rate = 48_000
+    x = _noise(1.0, rate)
+
+    def dropouts(margin_samples):
+        settings = EngineSettings(rate, block, net.config, compute_margin_ms=1000 * (margin_samples - 0.5) / rate, low_delay_resampling=True)
+        engine = Engine(net, _film(net, 1), settings)
+        assert latency_budget(settings).worker_blocks == margin_samples // block + 1
+        out = np.zeros(block, np.float32)
+        for index in range(len(x) // block):
+            engine.process_block(x[index * block : (index + 1) * block], out)
+            if index % every == every - 1:
+                engine.work_once()
+        return engine.stats.dropouts
+
+    assert dropouts((every - 1) * block) == 0
+    assert dropouts((every - 1) * block - 40) > 0
+
+
+def test_the_planner_gives_the_worker_its_time_in_whole_blocks(net):
+    """Without a target the margin is whole blocks; with one, it is all the target leaves; either way
+    the worker has at least its floor of time per block."""
+    film, rate = _film(net, 1), 48_000
+    for block in (128, 256, 512):
+        auto = latency_budget(plan_lowlatency(net, film, rate, block_frames=block))
+        assert auto.compute_margin_samples % block == 0
+        assert 1000 * auto.worker_time_s(rate) >= LOWLATENCY_WORKER_FLOOR_MS
+    for target_ms in (30, 40):
+        planned = latency_budget(plan_lowlatency(net, film, rate, target_ms))
+        assert planned.total_samples <= target_ms * rate / 1000 and 1000 * planned.worker_time_s(rate) >= LOWLATENCY_WORKER_FLOOR_MS
 
 
 @pytest.mark.parametrize("rates", [(48_000, 32_000), (32_000, 48_000), (44_100, 32_000), (32_000, 44_100)])
