@@ -48,7 +48,7 @@ DEFAULT_VIRTUAL_MIC = "lass-live"
 DEFAULT, LOWLATENCY = "default", "lowlatency"
 # The latency setting: the bundled models by the latency each streams at and what it separates,
 # from the benchmarks on this project's 2-core CPU. Latency from benchmarks/results/streaming_lowlatency.json
-# (60 s paced at 48 kHz: the default at 500 ms with no dropout quiet, refused below 667 ms with one
+# (60 s paced at 48 kHz: the default at 500 ms with no dropout quiet, refused below 572 ms with one
 # core busy; the low-latency model at 30 ms with no dropout quiet or with one core busy, and none in
 # streaming_lowlatency_rerun3.json; sessions before, with more work per hop, 0 to 5); quality as
 # SI-SDRi on the real held-out recordings (lowlatency_speed3_real.json against

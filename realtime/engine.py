@@ -5,7 +5,8 @@ output position ``p`` is the separation of input position ``p``. Each callback a
 block to the input ring and plays positions ``[c - M, c - M + frames)``, ``c`` being the input
 count before the block: the latency is ``M`` samples by construction, plus the device's own
 buffering. ``M`` covers one block, the algorithmic latency (hop + look-ahead + crossfade), the
-resamplers' delay and a margin for compute (one hop unless the settings give it).
+resamplers' delay and a margin for compute (one hop unless the settings give it), which gives the
+worker whole blocks of time (:attr:`LatencyBudget.worker_blocks`).
 
 The dry signal never leaves the device rate: the worker mixes ``a * dry + b * target`` there
 (isolate: ``a = 1 - wet, b = wet``; remove: ``a = 1, b = -wet``; bypass: ``a = 1, b = 0``), ramping
