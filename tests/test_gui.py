@@ -364,6 +364,33 @@ def test_missing_window_libraries_are_named_with_what_to_install():
     assert "sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms" in advice
 
 
+def test_a_level_change_is_drawn_with_the_next_repaint_never_on_the_spot(qtbot):
+    """The meters change with every view refresh: drawing there would hold the interpreter lock the
+    separation worker needs (Qt's progress bar repainted inside setValue)."""
+    from PyQt6.QtCore import QEvent, QObject
+
+    from gui.meters import LevelMeter
+
+    meter = LevelMeter("in")
+    qtbot.addWidget(meter)
+    meter.show()
+    qtbot.waitExposed(meter)
+    qtbot.wait(50)
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+            Paints.count += event.type() == QEvent.Type.Paint
+            return False
+
+    paints = Paints()
+    meter.bar.installEventFilter(paints)
+    meter.show_peak(0.5, now_s=1.0)
+    assert Paints.count == 0 and meter.bar.value() == -6
+    qtbot.waitUntil(lambda: Paints.count > 0)  # drawn with the next repaint
+
+
 def test_level_meter_holds_its_peak_and_lights_on_clipping(qtbot):
     from gui.meters import CLIP_HOLD_S, PEAK_HOLD_S, LevelMeter
 
