@@ -10,7 +10,7 @@ from pathlib import Path
 from models.config import MODEL_SAMPLE_RATE_HZ
 from realtime import file_stream
 from realtime.audio_io import DuplexStream
-from realtime.engine import Engine, latency_budget
+from realtime.engine import Engine
 from realtime.stats import measured_text, timing_text
 from realtime.virtual_mic import VirtualMic
 
@@ -22,7 +22,7 @@ def describe_settings(engine: Engine) -> str:
     """E.g. ``latency 60 ms: hop 10 ms, look-ahead 20 ms, crossfade 10 ms, block 256, compute margin 3 ms
     (the worker's time per block 5.3 ms)``."""
     s, stream = engine.settings, engine.settings.stream
-    budget = latency_budget(s)
+    budget = engine.budget
     margin_ms = 1000 * budget.compute_margin_samples / s.device_rate_hz
     resamplers = ", low-delay resamplers" if s.low_delay_resampling and s.device_rate_hz != MODEL_SAMPLE_RATE_HZ else ""
     return (

@@ -197,7 +197,7 @@ class Engine:
         self.separator.warm_up()  # before any audio: the first hop must not pay one-off set-up
         rate = settings.device_rate_hz
         stream = settings.stream
-        budget = latency_budget(settings)
+        self.budget = budget = latency_budget(settings)  # by part, for what reports the latency
         self.algorithmic_latency_samples = budget.algorithmic_samples
         self.compute_margin_samples = budget.compute_margin_samples
         self.latency_samples = budget.total_samples
