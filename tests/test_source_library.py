@@ -10,10 +10,12 @@ import soundfile as sf
 from cli.main import main
 from models.config import MODEL_SAMPLE_RATE_HZ
 from tests.doubles import RecordingPool
+from tests.rcc_writer import rcc_bundle
 from training.data import CombinedSources, GeneratedSources, LibrarySources, MixConfig, Mixtures
 from training.midi import _variable_length, melody, standard_midi_file
 from training.source_library import (
-    CATALOGUE, HELDOUT_SOURCES, LibraryError, PatchSetSources, assign_splits, build_library, check_not_reserved, copyright_licenses,
+    CATALOGUE, HELDOUT_SOURCES, LibraryError, PatchSetSources, ResourceBundleSources, Rule, assign_splits, build_library,
+    check_not_reserved, copyright_licenses,
 )
 
 PACKAGE = "sound-theme-freedesktop"  # installed by .ci/run
@@ -143,6 +145,26 @@ def test_a_patch_set_plays_only_the_programs_its_melodic_bank_holds(tmp_path):
     )
     patches = PatchSetSources("set", ("GPL-2+",), "/etc/set.cfg", (), patch_folder="/usr/share/midi/set")
     assert patches.programs(tmp_path) == {0, 56}
+
+
+def test_recordings_packed_in_a_qt_resource_bundle_are_collected_by_their_path_inside_it(tmp_path):
+    """GCompris packs its instrument recordings in .rcc bundles: the rules match the bundle's path and
+    the file's path inside it, and a file no rule names is left out."""
+    tone = np.sin(2 * np.pi * 440 * np.arange(MODEL_SAMPLE_RATE_HZ) / MODEL_SAMPLE_RATE_HZ).astype(np.float32)
+    recordings = {}
+    for name in ("trumpet", "banjo"):
+        wav = tmp_path / f"{name}.wav"
+        sf.write(wav, 0.5 * tone, MODEL_SAMPLE_RATE_HZ)
+        recordings[f"/activities/instruments/{name}.wav"] = wav.read_bytes()
+    (tmp_path / "pkg/usr/share/game").mkdir(parents=True)
+    (tmp_path / "pkg/usr/share/game/instruments.rcc").write_bytes(rcc_bundle(recordings | {"/activities/icon.svg": b"<svg/>"}))
+    sources = ResourceBundleSources(
+        "game-data", ("GPL-3+",), (Rule(r"/instruments/trumpet\.wav$", "brass"),), bundles=("/usr/share/game/instruments.rcc",)
+    )
+    rows = sources.collect(tmp_path / "pkg", tmp_path / "out", seed=0, say=print)
+    assert [(row["label"], row["source"]) for row in rows] == [("brass", "/usr/share/game/instruments.rcc:/activities/instruments/trumpet.wav")]
+    written, _ = sf.read(tmp_path / "out" / rows[0]["file"], dtype="float32")
+    np.testing.assert_allclose(written, 0.5 * tone[1:], atol=1e-4)  # its silent first sample trimmed
 
 
 def test_real_and_generated_sources_that_hold_one_another_are_never_mixed(library):

@@ -41,10 +41,11 @@ from models.config import MODEL_SAMPLE_RATE_HZ
 from models.errors import UserError
 from training.config import HELDOUT_SOURCE_SPLIT
 from training.midi import melody, standard_midi_file
+from training.qt_resources import bundle_files
 
 RESERVED_PACKAGES = ("sonic-pi-samples", "alsa-utils")
 RESERVED_PREFIXES = ("asterisk-core-sounds-en",)
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus")
 MIN_SECONDS = 0.2
 SILENCE_DBFS = -50.0  # trimmed from both ends
 HELDOUT_SHARE = 0.2
@@ -100,25 +101,50 @@ class PackageSources:
     licenses: tuple[str, ...]
     rules: tuple[Rule, ...]
 
-    def collect(self, root: Path, out: Path, seed: int, say: Say) -> list[dict]:
-        """Write the package's sources under ``out/<package>/``; rows of file, label, source, sha256, seconds."""
+    def audio_files(self, root: Path, scratch: Path) -> list[tuple[str, Path]]:
+        """The package's audio files, sorted: (its path inside the package, where to read it)."""
         listing = subprocess.run(["dpkg-query", "-L", self.package], capture_output=True, text=True)
         files = [root / line.lstrip("/") for line in listing.stdout.splitlines()] if root == Path("/") else sorted(root.rglob("*"))
+        return [("/" + str(p.relative_to(root)), p) for p in sorted(files) if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()]
+
+    def collect(self, root: Path, out: Path, seed: int, say: Say) -> list[dict]:
+        """Write the package's sources under ``out/<package>/``; rows of file, label, source, sha256, seconds."""
         rows = []
-        for path in sorted(p for p in files if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()):
-            inside = "/" + str(path.relative_to(root))
-            label = next((rule.label for rule in self.rules if re.search(rule.pattern, inside)), None)
-            if label is None:
-                continue
-            try:
-                audio = trimmed_mono(path)
-            except AudioFileError as error:
-                say(f"skipped {inside}: {error}")
-                continue
-            row = _write_source(out, self.package, path.stem, audio, hashlib.sha256(path.read_bytes()).hexdigest())
-            if row is not None:
-                rows.append(row | {"label": label, "source": inside})
+        with tempfile.TemporaryDirectory() as scratch:
+            for inside, path in self.audio_files(root, Path(scratch)):
+                label = next((rule.label for rule in self.rules if re.search(rule.pattern, inside)), None)
+                if label is None:
+                    continue
+                try:
+                    audio = trimmed_mono(path)
+                except AudioFileError as error:
+                    say(f"skipped {inside}: {error}")
+                    continue
+                row = _write_source(out, self.package, path.stem, audio, hashlib.sha256(path.read_bytes()).hexdigest())
+                if row is not None:
+                    rows.append(row | {"label": label, "source": inside})
         return rows
+
+
+@dataclass(frozen=True)
+class ResourceBundleSources(PackageSources):
+    """Recordings packed in Qt resource bundles (``bundles``: ``.rcc`` paths inside the package). A
+    file's path inside the package, which the rules match, is the bundle's path, a colon, and the
+    file's path inside the bundle."""
+
+    bundles: tuple[str, ...] = ()
+
+    def audio_files(self, root: Path, scratch: Path) -> list[tuple[str, Path]]:
+        """Each bundle's audio files, unpacked into ``scratch``."""
+        found = []
+        for bundle in self.bundles:
+            for name, data in sorted(bundle_files(root / bundle.lstrip("/")).items()):
+                if Path(name).suffix.lower() in AUDIO_SUFFIXES:
+                    unpacked = scratch / bundle.lstrip("/") / name.lstrip("/")
+                    unpacked.parent.mkdir(parents=True, exist_ok=True)
+                    unpacked.write_bytes(data)
+                    found.append((f"{bundle}:{name}", unpacked))
+        return found
 
 
 @dataclass(frozen=True)
@@ -307,6 +333,36 @@ CATALOGUE = (
         "freepats", ("GPL-2+",), "/etc/timidity/freepats.cfg", GM_INSTRUMENTS, patch_folder="/usr/share/midi/freepats"
     ),
     PackageSources("eiskaltdcpp-sounds", ("GPL-3+",), (Rule(r"/eiskaltdcpp/sounds/[^/]+\.wav$", "notification chime"),)),
+    # Recorded instruments and musical ringtones (#34): the held-out brass, guitars and ringtones are
+    # recordings, while every instrument above is a seeded melody rendered from samples, and every
+    # ring a classic telephone's.
+    PackageSources("jami-daemon", ("GPL-3+",), (Rule(r"/jami/ringtones/[^/]+\.opus$", "phone ringing"),)),
+    PackageSources("baresip-core", ("BSD-3-clause",), (Rule(r"/baresip/ring(back)?\.wav$", "phone ringing"),)),
+    # GCompris' instruments activity: one recorded phrase per instrument. Instruments no class names
+    # (banjo, harp, clarinet, saxophone, accordion, harmonica, percussion but two) are left out.
+    ResourceBundleSources(
+        "gcompris-qt-data", ("GPL-3+",),
+        (
+            Rule(r"/instruments/resource/(trumpet|horn|trombone|tuba)\.ogg$", "brass"),
+            Rule(r"/(instruments/resource/(electric_)?guitar|memory-sound/resource/guitar_(melody|son[0-9]))\.ogg$", "guitar"),
+            Rule(r"/instruments/resource/piano\.ogg$", "piano"),
+            Rule(r"/instruments/resource/organ\.ogg$", "organ"),
+            Rule(r"/instruments/resource/(violin|cello)\.ogg$", "strings"),
+            Rule(r"/instruments/resource/flute_traversiere\.ogg$", "flute"),
+            Rule(r"/instruments/resource/cymbal\.ogg$", "cymbal"),
+            Rule(r"/instruments/resource/snare_drum\.ogg$", "snare drum"),
+        ),
+        bundles=("/usr/share/gcompris-qt/rcc/instruments.rcc", "/usr/share/gcompris-qt/rcc/memory-sound.rcc"),
+    ),
+    # Tux Paint's music stamps play their instrument (the *_desc files are spoken descriptions).
+    PackageSources(
+        "tuxpaint-stamps-default", ("GPL-2",),
+        (
+            Rule(r"/stamps/hobbies/music/string/(cello|violin)\.ogg$", "strings"),
+            Rule(r"/stamps/hobbies/music/percussion/cymbal_crash\.ogg$", "cymbal"),
+            Rule(r"/stamps/hobbies/music/percussion/drum_tomtom_floor\.ogg$", "tom drum"),
+        ),
+    ),
     # Held out whole (HELDOUT_SOURCES). Samples named for what they are; loops, basses, pads, synth
     # shapes and effects are left out.
     PackageSources(
