@@ -166,6 +166,12 @@ class LatencyBudget:
         return self.worker_blocks * self.block_samples / rate_hz
 
 
+def margin_ms_of_samples(samples: int, device_rate_hz: int) -> float:
+    """The ``compute_margin_ms`` that makes a margin of exactly ``samples`` device samples
+    (:func:`latency_budget` rounds a margin in ms up to whole samples)."""
+    return 1000 * max(0.0, samples - 0.5) / device_rate_hz
+
+
 def latency_budget(settings: EngineSettings) -> LatencyBudget:
     """The latency an engine with ``settings`` has: one block, the algorithmic latency with the
     resamplers' delay, and the compute margin (one hop unless the settings give it)."""

@@ -14,7 +14,7 @@ from models.errors import UserError
 from models.lowlatency import LowLatencyNet
 from models.networks import SeparationNet
 from models.resunet import FilmOffsets, ResUNet30
-from realtime.engine import Engine, EngineSettings, latency_budget
+from realtime.engine import Engine, EngineSettings, latency_budget, margin_ms_of_samples
 from realtime.streaming import StreamSettings
 from realtime.window_pass import window_pass
 
@@ -131,13 +131,15 @@ def settings_for_latency(target_ms: float, hop_samples: int, cycle_times_s: np.n
     """Engine settings with hop ``hop_samples`` whose latency (block + hop + look-ahead + crossfade +
     resamplers + compute margin) is at most ``target_ms``.
 
-    The crossfade is one hop, the block :func:`latency_block_frames`, and the compute margin the fastest
-    timed worker cycle times ``MARGIN_HEADROOM`` (not one whole hop). What remains is look-ahead: at one latency,
-    the look-ahead decides the quality and the hop hardly matters (issue #18's table).
+    The crossfade is one hop, the block :func:`latency_block_frames`, and the compute margin the whole
+    blocks that give the worker the fastest timed worker cycle times ``MARGIN_HEADROOM`` (not one whole
+    hop; :func:`least_margin_samples`). What remains is look-ahead: at one latency, the look-ahead
+    decides the quality and the hop hardly matters (issue #18's table).
     Raises :class:`UserError` naming the lowest latency this device reaches.
     """
     block = latency_block_frames(hop_samples, device_rate_hz)
-    margin_ms = 1000 * MARGIN_HEADROOM * float(cycle_times_s.min())
+    needed_ms = 1000 * MARGIN_HEADROOM * float(cycle_times_s.min())
+    margin_ms = margin_ms_of_samples(least_margin_samples(needed_ms, block, device_rate_hz), device_rate_hz)
     with_lookahead = lambda lookahead: EngineSettings(
         device_rate_hz=device_rate_hz, block_frames=block, stream=settings_for_hop(hop_samples, lookahead), compute_margin_ms=margin_ms
     )
@@ -146,7 +148,7 @@ def settings_for_latency(target_ms: float, hop_samples: int, cycle_times_s: np.n
     if lowest > target:
         raise UserError(
             f"a latency of {target_ms:g} ms is below what this device reaches: at least {math.ceil(1000 * lowest / device_rate_hz)} ms "
-            f"(hop {samples_to_ms(hop_samples):g} ms, block {block}, compute margin {margin_ms:.0f} ms at {device_rate_hz} Hz)"
+            f"(hop {samples_to_ms(hop_samples):g} ms, block {block}, the worker needing {needed_ms:.0f} ms a block at {device_rate_hz} Hz)"
         )
     fits = lambda lookahead: latency_budget(with_lookahead(lookahead)).total_samples <= target
     lookahead = math.floor((target - lowest) * MODEL_SAMPLE_RATE_HZ / device_rate_hz)  # within a sample or two
@@ -171,9 +173,8 @@ def plan_lowlatency(
     the block is ``block_frames`` or 256 and the margin the least. Raises :class:`UserError` naming the
     lowest latency this device reaches when the target is below it.
     """
-    # A margin of exactly ``samples`` (the engine rounds the margin in ms up to whole samples).
     settings = lambda block, samples: EngineSettings(
-        device_rate_hz, block, net.config, compute_margin_ms=1000 * max(0.0, samples - 0.5) / device_rate_hz, low_delay_resampling=True
+        device_rate_hz, block, net.config, compute_margin_ms=margin_ms_of_samples(samples, device_rate_hz), low_delay_resampling=True
     )
     probe = settings(block_frames or LOWLATENCY_DEFAULT_BLOCK_FRAMES, 0)
     cycles_s = worker_cycle_times_s(net, film, probe, LOWLATENCY_CYCLE_TIMINGS)

@@ -16,7 +16,7 @@ from models.errors import ModelLoadingError
 from models.loading import load_separation_net, save_bundle
 from models.lowlatency import LowLatencyConfig, LowLatencyNet
 from models.metrics import sdr
-from realtime.engine import Controls, Engine, EngineSettings, latency_budget, resampler_lag_samples
+from realtime.engine import Controls, Engine, EngineSettings, latency_budget, margin_ms_of_samples, resampler_lag_samples
 from realtime.file_stream import stream_array
 from realtime.lowlatency_stream import LowLatencyStream
 from realtime.tuning import LOWLATENCY_WORKER_FLOOR_MS, plan_lowlatency
@@ -138,7 +138,7 @@ def test_a_margin_buys_the_worker_whole_blocks(net, block, every):
     x = _noise(1.0, rate)
 
     def dropouts(margin_samples):
-        settings = EngineSettings(rate, block, net.config, compute_margin_ms=1000 * (margin_samples - 0.5) / rate, low_delay_resampling=True)
+        settings = EngineSettings(rate, block, net.config, compute_margin_ms=margin_ms_of_samples(margin_samples, rate), low_delay_resampling=True)
         engine = Engine(net, _film(net, 1), settings)
         assert latency_budget(settings).worker_blocks == margin_samples // block + 1
         out = np.zeros(block, np.float32)
