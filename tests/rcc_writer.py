@@ -17,10 +17,10 @@ def qt_hash(name: str) -> int:
     return value
 
 
-def rcc_bundle(files: dict[str, bytes], compressed: set[str] = frozenset()) -> bytes:
+def rcc_bundle(files: dict[str, bytes], compressed: frozenset[str] | set[str] = frozenset()) -> bytes:
     """A bundle holding ``files`` (``/folder/name`` -> bytes); paths in ``compressed`` are stored zlib-packed."""
     tree: dict = {}
-    for path, data in files.items():
+    for path in files:
         *folders, name = path.strip("/").split("/")
         node = tree
         for folder in folders:
@@ -51,17 +51,17 @@ def rcc_bundle(files: dict[str, bytes], compressed: set[str] = frozenset()) -> b
                 flags = 0
                 if child in compressed:
                     payload, flags = struct.pack(">I", len(payload)) + zlib.compress(payload), 0x01
-                nodes[index] = (name_offset(name), flags, "file", len(data_table))
+                nodes[index] = (name_offset(name), flags, 0, len(data_table))
                 data_table.extend(struct.pack(">I", len(payload)) + payload)
 
     nodes.append((0, 0x02, 0, 0))
     add_children(tree, 0)
     tree_bytes = bytearray()
-    for offset, flags, third, fourth in nodes:
+    for offset, flags, children, at in nodes:  # a folder: children, first child; a file: 0, its data
         if flags & 0x02:
-            tree_bytes += struct.pack(">iHii", offset, flags, third, fourth)
+            tree_bytes += struct.pack(">iHii", offset, flags, children, at)
         else:
-            tree_bytes += struct.pack(">iHhhi", offset, flags, 0, LANGUAGE_C, fourth)  # any territory
+            tree_bytes += struct.pack(">iHhhi", offset, flags, 0, LANGUAGE_C, at)  # any territory
         tree_bytes += struct.pack(">q", 0)  # modification time (version 2)
     header = 20
     tree_at, data_at = header, header + len(tree_bytes)
