@@ -4,6 +4,8 @@ training.qt_resources is checked against bundles this writes and Qt's own reader
 import struct
 import zlib
 
+from training.qt_resources import FLAG_FOLDER, FLAG_ZLIB, HEADER_BYTES, MAGIC
+
 LANGUAGE_C = 1  # QLocale::C: a file for every locale, as rcc writes it
 
 
@@ -44,26 +46,25 @@ def rcc_bundle(files: dict[str, bytes], compressed: frozenset[str] | set[str] = 
         for offset, (name, child) in enumerate(children):
             index = first + offset
             if isinstance(child, dict):
-                nodes[index] = (name_offset(name), 0x02, 0, 0)
+                nodes[index] = (name_offset(name), FLAG_FOLDER, 0, 0)
                 add_children(child, index)
             else:
                 payload = files[child]
                 flags = 0
                 if child in compressed:
-                    payload, flags = struct.pack(">I", len(payload)) + zlib.compress(payload), 0x01
+                    payload, flags = struct.pack(">I", len(payload)) + zlib.compress(payload), FLAG_ZLIB
                 nodes[index] = (name_offset(name), flags, 0, len(data_table))
                 data_table.extend(struct.pack(">I", len(payload)) + payload)
 
-    nodes.append((0, 0x02, 0, 0))
+    nodes.append((0, FLAG_FOLDER, 0, 0))
     add_children(tree, 0)
     tree_bytes = bytearray()
     for offset, flags, children, at in nodes:  # a folder: children, first child; a file: 0, its data
-        if flags & 0x02:
+        if flags & FLAG_FOLDER:
             tree_bytes += struct.pack(">iHii", offset, flags, children, at)
         else:
             tree_bytes += struct.pack(">iHhhi", offset, flags, 0, LANGUAGE_C, at)  # any territory
         tree_bytes += struct.pack(">q", 0)  # modification time (version 2)
-    header = 20
-    tree_at, data_at = header, header + len(tree_bytes)
+    tree_at, data_at = HEADER_BYTES, HEADER_BYTES + len(tree_bytes)
     names_at = data_at + len(data_table)
-    return b"qres" + struct.pack(">4i", 2, tree_at, data_at, names_at) + tree_bytes + data_table + names
+    return MAGIC + struct.pack(">4i", 2, tree_at, data_at, names_at) + tree_bytes + data_table + names

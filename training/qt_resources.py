@@ -15,6 +15,7 @@ from pathlib import Path
 from models.errors import UserError
 
 MAGIC = b"qres"
+HEADER_BYTES = 20  # the magic, the version and the three tables' offsets
 FLAG_ZLIB = 0x01  # the payload is qCompress output: 4 bytes of the unpacked length, then a zlib stream
 FLAG_FOLDER = 0x02
 FLAG_ZSTD = 0x04
@@ -29,7 +30,7 @@ class ResourceBundleError(UserError):
 def bundle_files(path: Path) -> dict[str, bytes]:
     """Every file in the bundle at ``path``: its path inside the bundle (``/folder/name``) -> its bytes."""
     blob = Path(path).read_bytes()
-    if blob[:4] != MAGIC or len(blob) < 20:
+    if blob[:4] != MAGIC or len(blob) < HEADER_BYTES:
         raise ResourceBundleError(f"{path} is not a Qt resource bundle: it does not start with 'qres'")
     version, tree, data, names = struct.unpack_from(">4i", blob, 4)
     node_bytes = NODE_BYTES_V1 if version == 1 else NODE_BYTES
