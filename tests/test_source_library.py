@@ -167,6 +167,25 @@ def test_recordings_packed_in_a_qt_resource_bundle_are_collected_by_their_path_i
     np.testing.assert_allclose(written, 0.5 * tone[1:], atol=1e-4)  # its silent first sample trimmed
 
 
+@pytest.mark.parametrize(
+    "package, folder",
+    [("asterisk-core-sounds-fr-wav", "fr_CA_f_June"), ("asterisk-core-sounds-it-wav", "it_IT_m_Carlo"),
+     ("asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU")],
+)
+def test_telephone_prompts_are_speech_and_the_tones_among_them_are_left_out(package, folder, tmp_path):
+    """The prompt folders hold beeps and conference tones beside the sentences: labelled speech, they
+    taught the models that a short beep in a voice is the voice (#34)."""
+    sources = next(entry for entry in CATALOGUE if entry.package == package)
+    prompts = tmp_path / "pkg/usr/share/asterisk/sounds" / folder
+    (prompts / "digits").mkdir(parents=True)
+    sound = 0.3 * np.random.default_rng(0).standard_normal(MODEL_SAMPLE_RATE_HZ // 2).astype(np.float32)
+    for name in ("hello-world", "beep", "beeperr", "ascending-2tone", "descending-2tone", "confbridge-join",
+                 "confbridge-leave", "digits/1"):
+        sf.write(prompts / f"{name}.wav", sound, MODEL_SAMPLE_RATE_HZ)
+    rows = sources.collect(tmp_path / "pkg", tmp_path / "out", seed=0, say=print)
+    assert [(row["label"], row["source"].rsplit("/", 1)[1]) for row in rows] == [("speech", "hello-world.wav")]
+
+
 def test_real_and_generated_sources_that_hold_one_another_are_never_mixed(library):
     pool = CombinedSources(GeneratedSources(), LibrarySources(library))
     assert {"speech", "drums", "camera shutter"} <= set(pool.labels)
