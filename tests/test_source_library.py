@@ -199,6 +199,7 @@ def test_sounds_side_by_side_are_mixed_and_a_sound_with_what_holds_it_is_not(lib
         assert "piano" in pool.unmixable("music") and "music" in pool.unmixable("piano")
         assert "music" in pool.unmixable("bells")  # bells are played on the soundfont as an instrument
         assert "hi-hat" in pool.unmixable("cymbal")
+        assert {"phone ringing", "notification chime"} <= pool.unmixable("beeps")  # a ringback tone is beeps
         assert not {"guitar", "organ", "strings", "kick drum"} & pool.unmixable("piano")  # telling these apart is the job
         assert "snare drum" not in pool.unmixable("kick drum")
 

@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from scipy.ndimage import maximum_filter1d
 
 from audio.files import write_audio
 from cli.main import main
-from models.config import UNPADDED_SEGMENT_SAMPLES, SeparationConfig
+from models.config import MODEL_SAMPLE_RATE_HZ, UNPADDED_SEGMENT_SAMPLES, SeparationConfig
 from models.errors import ModelLoadingError, UserError
 from models.loading import bundle_metadata, load_query_net
 from models.minilm import CaptionMemory, MiniLmQueryNet
@@ -18,7 +19,7 @@ from tests.doubles import RecordingPool
 from training.caption_memory import TEMPERATURES, leave_one_caption_out_accuracy
 from training.data import CONFUSED_WITH, CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
 from models.metrics import MAX_DB, sdr, separation_scores, si_sdr
-from training.sources import PHRASINGS, SOUND_CLASSES
+from training.sources import PHRASINGS, SOUND_CLASSES, beeps
 from training.task import SeparationTask
 from training.train import TrainConfig, train
 
@@ -58,6 +59,22 @@ def test_generated_items_are_seeded_and_splits_differ():
     item = data[0]
     assert item["mixture"].shape == item["target"].shape == (1, UNPADDED_SEGMENT_SAMPLES)
     assert item["caption"] in next(c.train_captions for c in SOUND_CLASSES if c.name == item["label"])
+
+
+def test_generated_beeps_come_at_every_length_and_duty_and_every_clip_holds_one():
+    """#34: trained on beeps of a few lengths, the models dropped short sparse ones (a tenth of a second
+    every second), which the rings and chimes of the library had taught as theirs."""
+    n = UNPADDED_SEGMENT_SAMPLES
+    beep_lengths_s, duties = [], []
+    for seed in range(100):
+        on = maximum_filter1d(np.abs(beeps(np.random.default_rng(seed), n)), size=100) > 0.1
+        assert on.any()
+        edges = np.flatnonzero(np.diff(on.astype(int)))
+        starts, ends = edges[on[edges + 1]], edges[~on[edges + 1]]
+        beep_lengths_s += [(end - start) / MODEL_SAMPLE_RATE_HZ for start in starts for end in ends[ends > start][:1]]
+        duties.append(on.mean())
+    assert min(beep_lengths_s) < 0.07 and max(beep_lengths_s) > 0.6
+    assert min(duties) < 0.2 and max(duties) > 0.8
 
 
 def test_a_confusable_share_pairs_speech_with_pitched_sounds():

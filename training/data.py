@@ -166,6 +166,10 @@ HOLDS = {
     "plucked": {"guitar"},  # the generated plucked strings are described as guitars too
     "guitar": {"plucked"},
     "cymbal": {"hi-hat"},  # a hi-hat is a pair of cymbals
+    # A ringback tone is a beep a second long every few seconds, and many chimes are one short beep:
+    # mixed, a burst of tone was the beeps when dense and the ring or the chime when sparse (#34).
+    "phone ringing": {"beeps"},
+    "notification chime": {"beeps"},
 }
 
 

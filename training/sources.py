@@ -53,10 +53,17 @@ def _onepole_lowpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     return lfilter([1 - a], [1, -a], x)
 
 
+BEEP_SECONDS = (0.04, 0.9)  # each beep: a tick of a timer to a smoke detector's or the README example's 0.6 s
+BEEP_DUTY = (0.1, 0.9)  # the share of each period a beep lasts
+
+
 def beeps(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Tone bursts of every length (log-uniform in ``BEEP_SECONDS``) and duty cycle; a period is at most
+    ``n`` samples long, so that every clip holds a beep."""
     freq = rng.uniform(500, 3000)
-    period = rng.uniform(0.15, 1.0)
-    duty = rng.uniform(0.3, 0.9)  # long beeps too, as a smoke detector's or the README example's (0.6 s, 0.83)
+    beep_s = float(np.exp(rng.uniform(*np.log(BEEP_SECONDS))))
+    period = min(beep_s / rng.uniform(*BEEP_DUTY), n / SR)
+    duty = beep_s / period
     t = _t(n) + rng.uniform(0, period)
     gate = ((t % period) < duty * period).astype(float)
     gate = _onepole_lowpass(gate, 300)
