@@ -63,9 +63,8 @@ def beeps(rng: np.random.Generator, n: int) -> np.ndarray:
     freq = rng.uniform(500, 3000)
     beep_s = float(np.exp(rng.uniform(*np.log(BEEP_SECONDS))))
     period = min(beep_s / rng.uniform(*BEEP_DUTY), n / SR)
-    duty = beep_s / period
     t = _t(n) + rng.uniform(0, period)
-    gate = ((t % period) < duty * period).astype(float)
+    gate = ((t % period) < beep_s).astype(float)
     gate = _onepole_lowpass(gate, 300)
     tone = np.sin(2 * np.pi * freq * t)
     if rng.random() < 0.5:
