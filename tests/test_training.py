@@ -19,7 +19,7 @@ from tests.doubles import RecordingPool
 from training.caption_memory import TEMPERATURES, leave_one_caption_out_accuracy
 from training.data import CONFUSED_WITH, CaptionText, FolderSources, GeneratedSources, MixConfig, Mixtures, mix_sources, rms
 from models.metrics import MAX_DB, sdr, separation_scores, si_sdr
-from training.sources import PHRASINGS, SOUND_CLASSES, beeps
+from training.sources import PHRASINGS, SOUND_CLASSES, beeps, chirps
 from training.task import SeparationTask
 from training.train import TrainConfig, train
 
@@ -74,6 +74,28 @@ def test_generated_beeps_come_at_every_length_and_duty_and_every_clip_holds_one(
         beep_lengths_s += [(end - start) / MODEL_SAMPLE_RATE_HZ for start in starts for end in ends[ends > start][:1]]
         duties.append(on.mean())
     assert min(beep_lengths_s) < 0.07 and max(beep_lengths_s) > 0.6
+    assert min(duties) < 0.2 and max(duties) > 0.8
+
+
+def test_generated_chirps_are_sweeps_of_every_length_and_duty_and_every_clip_holds_one():
+    """#34: trained on chirps of 30-90 ms, a model met with longer ones (the short-tone check's run to
+    250 ms) had only the beeps of every length to call them by. Each chirp sweeps, up or down."""
+    n = UNPADDED_SEGMENT_SAMPLES
+    chirp_lengths_s, duties = [], []
+    for seed in range(100):
+        sound = chirps(np.random.default_rng(seed), n)
+        on = maximum_filter1d(np.abs(sound), size=100) > 0.1
+        assert on.any()
+        edges = np.flatnonzero(np.diff(on.astype(int)))
+        starts, ends = edges[on[edges + 1]], edges[~on[edges + 1]]
+        chirp_lengths_s += [(end - start) / MODEL_SAMPLE_RATE_HZ for start in starts for end in ends[ends > start][:1]]
+        duties.append(on.mean())
+        if duties[-1] < 0.4:  # chirps apart: the first one alone from its start to its end
+            start, end = starts[0], ends[ends > starts[0]][0]
+            third = (end - start) // 3
+            crossings = [np.count_nonzero(np.diff(np.sign(part)) != 0) for part in (sound[start : start + third], sound[end - third : end])]
+            assert max(crossings) > 1.1 * min(crossings)
+    assert min(chirp_lengths_s) < 0.035 and max(chirp_lengths_s) > 0.2
     assert min(duties) < 0.2 and max(duties) > 0.8
 
 

@@ -175,19 +175,31 @@ def engine(rng: np.random.Generator, n: int) -> np.ndarray:
     return (out + rumble) * (1 + 0.3 * np.sin(phase / 2))
 
 
+CHIRP_SECONDS = (0.03, 0.25)  # each chirp: a sparrow's tick to a slow whistled sweep
+CHIRP_DUTY = (0.1, 0.9)  # the share of each period a chirp lasts
+CHIRP_HZ = (1000.0, 8000.0)
+CHIRP_SPAN = 1.2  # a sweep's highest frequency over its lowest, at least: a chirp is never a held tone
+
+
 def chirps(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Bird-like chirps: short fast frequency sweeps in bursts."""
+    """Bird-like chirps: frequency sweeps, up or down, of every length (log-uniform in ``CHIRP_SECONDS``)
+    and duty cycle, within ``CHIRP_HZ``; a period is at most ``n`` samples long, so that every clip
+    holds a chirp. Each chirp is pitched a little apart from the last, as a bird's are."""
+    chirp_s = float(np.exp(rng.uniform(*np.log(CHIRP_SECONDS))))
+    period_s = min(chirp_s / rng.uniform(*CHIRP_DUTY), n / SR)
+    low_hz = float(np.exp(rng.uniform(np.log(CHIRP_HZ[0]), np.log(CHIRP_HZ[1] / CHIRP_SPAN))))
+    high_hz = low_hz * float(np.exp(rng.uniform(np.log(CHIRP_SPAN), np.log(CHIRP_HZ[1] / low_hz))))
+    smooth = rng.random() < 0.5  # a Hann swell, or a tone with 5 ms edges
     out = np.zeros(n)
-    for start in np.arange(rng.uniform(0, 0.15), n / SR, rng.uniform(0.12, 0.35)):
-        length = int(rng.uniform(0.03, 0.09) * SR)
-        t = _t(length)
-        f0, f1 = rng.uniform(2000, 4500), rng.uniform(3500, 8000)
+    for start_s in np.arange(rng.uniform(0, max(period_s - chirp_s, 0.0)), n / SR, period_s):
+        length = max(2, int(chirp_s * rng.uniform(0.8, 1.25) * SR))
+        f0, f1 = np.array([low_hz, high_hz]) * rng.uniform(0.9, 1.1)
         if rng.random() < 0.5:
             f0, f1 = f1, f0
-        freq = f0 + (f1 - f0) * t / t[-1]
-        chirp = np.sin(2 * np.pi * np.cumsum(freq) / SR) * np.hanning(length)
-        start_i = int(start * SR)
-        out[start_i : start_i + length] += chirp[: max(0, n - start_i)]
+        chirp = np.sin(2 * np.pi * np.cumsum(np.linspace(f0, f1, length)) / SR)
+        edges = np.minimum(1.0, np.minimum(np.arange(length), np.arange(length)[::-1]) / (0.005 * SR))
+        start = int(start_s * SR)
+        out[start : start + length] += (chirp * (np.hanning(length) if smooth else edges))[: n - start]
     return out
 
 
