@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="SDR/SI-SDR(i) of a model on a generated set or list")
     add_eval_arguments(evaluate)
     _model_arguments(evaluate)
+    compare = commands.add_parser(
+        "compare", help="two evaluations of the same mixtures side by side: each label's change and its 95%% interval"
+    )
+    compare.add_argument("before", type=Path, help="a JSON that `lass eval --out` wrote (the model before)")
+    compare.add_argument("after", type=Path, help="a JSON of the same evaluation of another model")
+    compare.add_argument("--metric", default="si_sdri", choices=("si_sdri", "sdri", "si_sdr", "sdr"))
+    compare.add_argument("--out", type=Path, help="also write the rows to this JSON file")
 
     stream = commands.add_parser("stream", help="separate live input (devices) or a file through the real-time engine")
     query = stream.add_mutually_exclusive_group()
@@ -251,6 +258,14 @@ def run_eval(args: argparse.Namespace) -> None:
         print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.csv')}")
 
 
+def run_compare(args: argparse.Namespace) -> None:
+    from training.compare import format_changes, run
+
+    print(format_changes(run(args.before, args.after, args.metric, args.out), args.metric))
+    if args.out:
+        print(f"wrote {args.out}")
+
+
 def run_library(args: argparse.Namespace) -> None:
     from training.source_library import run
 
@@ -286,7 +301,7 @@ def show_warning(message: Warning | str, category: type[Warning], *rest: object,
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        handler = {"separate": run_separate, "embed": run_embed, "train": run_train, "library": run_library, "eval": run_eval, "stream": run_stream}
+        handler = {"separate": run_separate, "embed": run_embed, "train": run_train, "library": run_library, "eval": run_eval, "compare": run_compare, "stream": run_stream}
         with warnings.catch_warnings():
             warnings.simplefilter("always", AudioFileWarning)
             warnings.showwarning = show_warning
