@@ -125,6 +125,15 @@ def test_the_card_holds_the_measured_tables_the_library_and_the_verdict(tmp_path
     assert "trained 600 steps" in card and "(step 400; generated and library held-out mixtures): SI-SDRi 7.50 dB" in card
     assert "--per-class 12 --snr -5 0 5 --library runs/lib2`" in card
     assert f"scored: `{file_sha256(DEFAULT_BUNDLE)}`" in card
+    assert "training.average" not in card
+
+
+def test_a_card_of_an_average_says_what_its_last_line_is(tmp_path):
+    run, library = _run_and_library(tmp_path)
+    commands = ["lass train --out runs/a", "lass train --out runs/b --init-checkpoint runs/a/model.safetensors", "python -m training.average --out m.safetensors runs/b/model.safetensors runs/a/model.safetensors"]
+    card = render(run, library, DEFAULT_BUNDLE, commands, _with())
+    assert "(`--init-checkpoint`); the last, `training.average`, is the mean of the weights of the runs it names:" in card
+    assert "3. `python -m training.average --out m.safetensors" in card
 
 
 def test_a_card_is_refused_for_evaluations_of_another_checkpoint(tmp_path):

@@ -39,6 +39,7 @@ SHORT_TONES_MEAN_TARGET_DB = 6.0  # short tonal events in speech
 SHORT_TONES_CASE_TARGET_DB = 3.0  # every one of those mixtures
 IN_SPEECH = " in speech"  # the short-tone classes with speech as the interferer
 THIN_HELDOUT_FILES = 3  # a class with fewer held-out files is named among the limits
+AVERAGE_COMMAND = "python -m training.average"
 EVALUATIONS = ("leave_source_out", "real", "heldout", "train_captions", "example", "short_tones")
 
 Check = tuple[str, bool, str]
@@ -249,14 +250,15 @@ def _model_section(bundle: Path, memory: dict) -> str:
 def _training_section(run: Path, commands: list[str], rows: list[dict]) -> str:
     steps, val_step, val = training_log(run)
     lineage = "\n".join(f"{i}. `{command}`" for i, command in enumerate(commands, 1))
+    averaged = "; the last, `training.average`, is the mean of the weights of the runs it names" if AVERAGE_COMMAND in commands[-1] else ""
     return f"""## Training
 On this project's 2-core CPU (PyTorch Lightning, 2 threads, batches of 8 mixtures of 1.27 s), each
-run starting from the one before (`--init-checkpoint`):
+run starting from the one before (`--init-checkpoint`){averaged}:
 
 {lineage}
 
 - The first run learns the generated classes from scratch: generated from seed 0 (`training/sources.py` as it
-  was then: the beeps have had longer periods and duty cycles since), 2-3 sources per mixture of
+  was then: the beeps and the chirps have come at every length and duty cycle since), 2-3 sources per mixture of
   different classes, RMS-matched, target SNR uniform in [-5, 5] dB, dry.
   Captions: {len(SOUND_CLASSES[0].train_captions)} per class in training, {TRAIN_PHRASING_PROBABILITY:.0%} of the time put in a phrasing ("the sound of
   ...", "distant ...": `training.sources.PHRASINGS`); {len(SOUND_CLASSES[0].heldout_captions)} more per class held out, never phrased.
@@ -264,7 +266,7 @@ run starting from the one before (`--init-checkpoint`):
   run's is below, earlier runs used the catalogue of their day) to the generated sources, at -5 to +10 dB, each source through a room with probability 0.5
   (`training/effects.py`: simulated reverberation, a random EQ within ±6 dB, background noise 20-40 dB
   below the mixture that is never part of a target).
-- Loss: L1 on the waveform; AdamW with warm-up and cosine decay. The last run trained {steps} steps;
+- Loss: L1 on the waveform; AdamW with warm-up and cosine decay. The last run (`{run}`) trained {steps} steps;
   its last validation (step {val_step}; generated and library held-out mixtures): SI-SDRi {val:.2f} dB.
 
 Real recordings, per class: a fifth of each class's files held out by a seeded hash (a file shipped
