@@ -26,7 +26,7 @@ from models.errors import UserError
 from training.config import DEFAULT_SEGMENT_SAMPLES
 from training.effects import RoomEffects, change_speed, in_a_room, samples_read, with_background
 from training.source_library import read_manifest
-from training.sources import PHRASINGS, SOUND_CLASSES, SoundClass
+from training.sources import PHRASINGS, SOUND_CLASSES, SoundClass, log_uniform
 
 SPLITS = {"train": 0, "heldout": 1}
 EPS = 1e-8
@@ -342,7 +342,7 @@ class Mixtures(Dataset):
         probability = self.config.speed_share
         if not (probability and rng.random() < probability):
             return self.pool.audio(rng, label, n_samples)
-        speed = float(np.exp(rng.uniform(*np.log(self.config.speed_range))))
+        speed = log_uniform(rng, *self.config.speed_range)
         return change_speed(self.pool.audio(rng, label, samples_read(speed, n_samples)), speed, n_samples)
 
     def _interferer_labels(self, rng: np.random.Generator, target_label: str, candidates: list[str], count: int) -> list[str]:

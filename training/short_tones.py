@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from models.config import MODEL_SAMPLE_RATE_HZ as SR
-from training.sources import noise
+from training.sources import fade_edges, noise
 from training.speech import speech
 
 MIXTURE_SECONDS = 5.0
@@ -49,7 +49,7 @@ TARGETS = {"beeps": tone_bursts, "chirps": sweeps}
 def _events(rng: np.random.Generator, n: int, event) -> np.ndarray:
     length = int(rng.uniform(*EVENT_SECONDS) * SR)
     period = int(length / rng.uniform(*DUTY))
-    ramp = np.minimum(1.0, np.minimum(np.arange(length), np.arange(length)[::-1]) / (RAMP_SECONDS * SR))
+    ramp = fade_edges(length, RAMP_SECONDS)
     out = np.zeros(n)
     for start in range(int(rng.integers(0, period)), n, period):
         piece = (event(length) * ramp)[: n - start]

@@ -53,6 +53,18 @@ def _onepole_lowpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     return lfilter([1 - a], [1, -a], x)
 
 
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """A draw uniform on a log scale in ``[low, high)``: as many short values as long ones per octave."""
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def fade_edges(length: int, fade_s: float) -> np.ndarray:
+    """``(length,)`` gains rising from 0 to 1 over ``fade_s`` and falling back at the end: a tone burst
+    without the click of a hard edge."""
+    ramp = np.arange(length)
+    return np.minimum(1.0, np.minimum(ramp, ramp[::-1]) / (fade_s * SR))
+
+
 BEEP_SECONDS = (0.04, 0.9)  # each beep: a tick of a timer to a smoke detector's or the README example's 0.6 s
 BEEP_DUTY = (0.1, 0.9)  # the share of each period a beep lasts
 
@@ -61,7 +73,7 @@ def beeps(rng: np.random.Generator, n: int) -> np.ndarray:
     """Tone bursts of every length (log-uniform in ``BEEP_SECONDS``) and duty cycle; a period is at most
     ``n`` samples long, so that every clip holds a beep."""
     freq = rng.uniform(500, 3000)
-    beep_s = float(np.exp(rng.uniform(*np.log(BEEP_SECONDS))))
+    beep_s = log_uniform(rng, *BEEP_SECONDS)
     period = min(beep_s / rng.uniform(*BEEP_DUTY), n / SR)
     t = _t(n) + rng.uniform(0, period)
     gate = ((t % period) < beep_s).astype(float)
@@ -179,17 +191,18 @@ CHIRP_SECONDS = (0.03, 0.25)  # each chirp: a sparrow's tick to a slow whistled 
 CHIRP_DUTY = (0.1, 0.9)  # the share of each period a chirp lasts
 CHIRP_HZ = (1000.0, 8000.0)
 CHIRP_SPAN = 1.2  # a sweep's highest frequency over its lowest, at least: a chirp is never a held tone
+CHIRP_FADE_SECONDS = 0.005  # the edges of a chirp that is no Hann swell
 
 
 def chirps(rng: np.random.Generator, n: int) -> np.ndarray:
     """Bird-like chirps: frequency sweeps, up or down, of every length (log-uniform in ``CHIRP_SECONDS``)
     and duty cycle, within ``CHIRP_HZ``; a period is at most ``n`` samples long, so that every clip
     holds a chirp. Each chirp is pitched a little apart from the last, as a bird's are."""
-    chirp_s = float(np.exp(rng.uniform(*np.log(CHIRP_SECONDS))))
+    chirp_s = log_uniform(rng, *CHIRP_SECONDS)
     period_s = min(chirp_s / rng.uniform(*CHIRP_DUTY), n / SR)
-    low_hz = float(np.exp(rng.uniform(np.log(CHIRP_HZ[0]), np.log(CHIRP_HZ[1] / CHIRP_SPAN))))
-    high_hz = low_hz * float(np.exp(rng.uniform(np.log(CHIRP_SPAN), np.log(CHIRP_HZ[1] / low_hz))))
-    smooth = rng.random() < 0.5  # a Hann swell, or a tone with 5 ms edges
+    low_hz = log_uniform(rng, CHIRP_HZ[0], CHIRP_HZ[1] / CHIRP_SPAN)
+    high_hz = low_hz * log_uniform(rng, CHIRP_SPAN, CHIRP_HZ[1] / low_hz)
+    smooth = rng.random() < 0.5  # a Hann swell, or a tone with faded edges
     out = np.zeros(n)
     for start_s in np.arange(rng.uniform(0, max(period_s - chirp_s, 0.0)), n / SR, period_s):
         length = max(2, int(chirp_s * rng.uniform(0.8, 1.25) * SR))
@@ -197,9 +210,9 @@ def chirps(rng: np.random.Generator, n: int) -> np.ndarray:
         if rng.random() < 0.5:
             f0, f1 = f1, f0
         chirp = np.sin(2 * np.pi * np.cumsum(np.linspace(f0, f1, length)) / SR)
-        edges = np.minimum(1.0, np.minimum(np.arange(length), np.arange(length)[::-1]) / (0.005 * SR))
+        envelope = np.hanning(length) if smooth else fade_edges(length, CHIRP_FADE_SECONDS)
         start = int(start_s * SR)
-        out[start : start + length] += (chirp * (np.hanning(length) if smooth else edges))[: n - start]
+        out[start : start + length] += (chirp * envelope)[: n - start]
     return out
 
 
