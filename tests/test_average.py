@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-from safetensors import safe_open
 
+from models.checkpoint import read_state_dict
 from models.config import SeparationConfig
 from models.loading import bundle_metadata, load_separation_net, save_bundle
 from models.lowlatency import LowLatencyConfig, LowLatencyNet
@@ -29,16 +29,11 @@ def bundle(path, seed: int, temperature: float = 0.01, features: torch.Tensor = 
     return path
 
 
-def tensors(path) -> dict[str, torch.Tensor]:
-    with safe_open(str(path), framework="pt") as handle:
-        return {key: handle.get_tensor(key) for key in handle.keys()}
-
-
 def test_weights_are_averaged_and_the_memory_and_counters_are_the_first_bundles(tmp_path):
     first, second = bundle(tmp_path / "a.safetensors", 1, 0.02), bundle(tmp_path / "b.safetensors", 2, 0.01)
     out = tmp_path / "soup" / "mean.safetensors"
     main(["--out", str(out), str(first), str(second)])
-    a, b, mean = tensors(first), tensors(second), tensors(out)
+    a, b, mean = read_state_dict(first), read_state_dict(second), read_state_dict(out)
     assert list(mean) == list(a)
     weight = "ss_model.base.after_conv.weight"
     assert torch.allclose(mean[weight], (a[weight] + b[weight]) / 2)
